@@ -1,0 +1,369 @@
+//! x86-64 host backend: dynasm templates for IA-32 guest instructions.
+//!
+//! Register convention (named once, here):
+//! - guest EAX ECX EDX EBX EBP ESI EDI live in the host registers of the same number;
+//! - guest ESP lives in R12 (host RSP stays a real host stack, 16-byte aligned in blocks);
+//! - R15 points at the `JitContext`; R13, R14 and R11 are scratch;
+//! - the guest's six status flags live in host RFLAGS; guest DF lives in `JitContext::df`
+//!   (host DF is always clear, as the SysV ABI wants at helper calls);
+//! - guest memory is reached as `gs:[addr32]`: the host GS base is the guest window, and the
+//!   0x67 address-size prefix makes every address computation wrap at 4 GiB like IA-32.
+//!
+//! Precise faults: every template performs its first (possibly faulting) guest memory
+//! access before it changes any guest register or flag, so a host fault at that point maps
+//! back to the guest state before the instruction (see `PcMapEntry`).
+
+pub mod copy;
+
+use crate::backend::codebuf::CodeBuffer;
+use crate::engine::ctx::{off, ExitKind, IBTC_ENTRIES};
+use alloc::vec::Vec;
+use dynasm::dynasm;
+
+/// Host register number holding each guest register (IA-32 encoding order).
+pub const HOST_REG: [u8; 8] = [0, 1, 2, 3, 12, 5, 6, 7];
+/// Host register holding guest ESP.
+pub const ESP_HOST: u8 = 12;
+
+/// Size of the patchable block entry (poll load + padding).
+pub const ENTRY_SIZE: usize = 16;
+/// Offset of the poll page relative to the GS base (the page below the window).
+pub const POLL_DISP: i32 = -4096;
+
+macro_rules! asm {
+    ($buf:expr; $($t:tt)*) => {
+        dynasm!($buf ; .arch x64 ; $($t)*)
+    };
+}
+
+/// Host addresses of the shared routines at the start of the code cache.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Routines {
+    /// `extern "C" fn(ctx: *mut JitContext, target: u64) -> u32` (returns `ExitKind`).
+    pub enter: u64,
+    /// Save guest registers and flags (R14 = chain site), then leave.
+    pub exit_save: u64,
+    /// Leave with the state already saved.
+    pub exit_saved: u64,
+    /// Jumped to on an IBTC miss with the target in R14D.
+    pub ibtc_miss: u64,
+}
+
+/// Per guest instruction: where its host code starts and how to read guest state there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PcMapEntry {
+    pub host_off: u32,
+    pub guest_eip: u32,
+    /// Guest EBP is in R14 at the faulting access (the high-byte-register swap).
+    pub ebp_in_r14: bool,
+    /// Add to host R12 to get guest ESP at a fault here (POP to memory updates ESP first).
+    pub esp_adj: i8,
+}
+
+/// Emit the shared routines into `buf`, which will live at host address `at`.
+pub fn emit_routines(buf: &mut CodeBuffer, at: u64) -> Routines {
+    let mut r = Routines::default();
+    let spill = |buf: &mut CodeBuffer| {
+        for (g, &h) in HOST_REG.iter().enumerate() {
+            let o = off::gpr_off(g);
+            asm!(buf ; mov DWORD [r15 + o], Rd(h));
+        }
+    };
+
+    // exit_save: spill state, remember the chain site, fall into exit_saved.
+    r.exit_save = at + buf.offset().0 as u64;
+    spill(buf);
+    asm!(buf
+        ; pushfq
+        ; pop QWORD [r15 + off::HOST_FLAGS]
+        ; mov [r15 + off::CHAIN_SITE], r14
+    );
+    r.exit_saved = at + buf.offset().0 as u64;
+    asm!(buf
+        ; cld
+        ; mov eax, [r15 + off::EXIT_KIND]
+        ; mov rsp, [r15 + off::HOST_RSP]
+        ; add rsp, 8
+        ; pop r15
+        ; pop r14
+        ; pop r13
+        ; pop r12
+        ; pop rbp
+        ; pop rbx
+        ; ret
+    );
+    buf.align(16, 0xcc);
+    r.ibtc_miss = at + buf.offset().0 as u64;
+    asm!(buf
+        ; mov [r15 + off::EIP], r14d
+        ; mov DWORD [r15 + off::EXIT_KIND], ExitKind::Lookup as i32
+        ; xor r14d, r14d
+    );
+    let to = r.exit_save;
+    jmp_abs(buf, at, to);
+    buf.align(16, 0xcc);
+
+    // enter(ctx = rdi, target = rsi)
+    r.enter = at + buf.offset().0 as u64;
+    asm!(buf
+        ; push rbx
+        ; push rbp
+        ; push r12
+        ; push r13
+        ; push r14
+        ; push r15
+        ; sub rsp, 8
+        ; mov r15, rdi
+        ; mov [r15 + off::HOST_RSP], rsp
+        ; mov r14, rsi
+        ; push QWORD [r15 + off::HOST_FLAGS]
+        ; popfq
+    );
+    for (g, &h) in HOST_REG.iter().enumerate() {
+        let o = off::gpr_off(g);
+        asm!(buf ; mov Rd(h), DWORD [r15 + o]);
+    }
+    asm!(buf ; jmp r14);
+    buf.align(16, 0xcc);
+    r
+}
+
+/// `jmp rel32` to an absolute host address, from code that will live at `at`.
+pub fn jmp_abs(buf: &mut CodeBuffer, at: u64, target: u64) {
+    let next = at + buf.offset().0 as u64 + 5;
+    let rel = target.wrapping_sub(next) as i64;
+    buf.push(0xe9);
+    buf.push_i32(rel as i32);
+}
+
+/// `jcc rel32` (cc = condition nibble) to an absolute host address.
+pub fn jcc_abs(buf: &mut CodeBuffer, at: u64, cc: u8, target: u64) {
+    let next = at + buf.offset().0 as u64 + 6;
+    let rel = target.wrapping_sub(next) as i64;
+    buf.push(0x0f);
+    buf.push(0x80 | cc);
+    buf.push_i32(rel as i32);
+}
+
+/// The bytes written over a block's entry when it is invalidated, so that anything still
+/// chained to it goes back to the run loop with EIP = the block's start.
+pub fn invalidated_entry(routines: &Routines, entry_at: u64, guest_eip: u32) -> [u8; ENTRY_SIZE] {
+    let mut b = CodeBuffer::new();
+    asm!(b ; mov r14d, guest_eip as i32);
+    jmp_abs(&mut b, entry_at, routines.ibtc_miss);
+    let mut out = [0xccu8; ENTRY_SIZE];
+    out[..b.bytes.len()].copy_from_slice(&b.bytes);
+    out
+}
+
+/// The bytes that chain an exit stub directly to its target block.
+pub fn chain_jump(site: u64, target: u64) -> [u8; 5] {
+    let rel = target.wrapping_sub(site + 5) as i64 as i32;
+    let r = rel.to_le_bytes();
+    [0xe9, r[0], r[1], r[2], r[3]]
+}
+
+/// Emits one block. `at` is the host address the block's code will be copied to.
+pub struct BlockEmitter<'a> {
+    pub buf: CodeBuffer,
+    pub at: u64,
+    pub routines: &'a Routines,
+    pub pc_map: Vec<PcMapEntry>,
+    /// Exit stubs to emit after the body: (label, guest target).
+    stubs: Vec<(crate::backend::codebuf::DynamicLabel, u32)>,
+}
+
+impl<'a> BlockEmitter<'a> {
+    pub fn new(at: u64, routines: &'a Routines) -> Self {
+        Self { buf: CodeBuffer::new(), at, routines, pc_map: Vec::new(), stubs: Vec::new() }
+    }
+
+    fn here(&self) -> u64 {
+        self.at + self.buf.offset().0 as u64
+    }
+
+    /// Block entry: a load from the poll page (it faults when a stop is requested), padded
+    /// to `ENTRY_SIZE` so that invalidation can overwrite it.
+    pub fn entry(&mut self) {
+        let start = self.buf.offset().0;
+        // mov r14b, gs:[POLL_DISP] (absolute disp32 via SIB, 64-bit address size)
+        self.buf.extend(&[0x65, 0x44, 0x8a, 0x34, 0x25]);
+        self.buf.push_i32(POLL_DISP);
+        while self.buf.offset().0 - start < ENTRY_SIZE {
+            let left = ENTRY_SIZE - (self.buf.offset().0 - start);
+            let nop: &[u8] = match left {
+                1 => &[0x90],
+                2 => &[0x66, 0x90],
+                3 => &[0x0f, 0x1f, 0x00],
+                4 => &[0x0f, 0x1f, 0x40, 0x00],
+                5 => &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+                6 => &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+                _ => &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+            };
+            self.buf.extend(nop);
+        }
+    }
+
+    /// Start of a guest instruction's host code.
+    pub fn mark(&mut self, guest_eip: u32) {
+        self.pc_map.push(PcMapEntry {
+            host_off: self.buf.offset().0 as u32,
+            guest_eip,
+            ebp_in_r14: false,
+            esp_adj: 0,
+        });
+    }
+
+    /// The access about to be emitted runs with guest EBP in R14.
+    pub fn mark_ebp_in_r14(&mut self, guest_eip: u32) {
+        self.pc_map.push(PcMapEntry {
+            host_off: self.buf.offset().0 as u32,
+            guest_eip,
+            ebp_in_r14: true,
+            esp_adj: 0,
+        });
+    }
+
+    /// A fault from here on sees guest ESP as host R12 + `adj`.
+    pub fn mark_esp_adj(&mut self, guest_eip: u32, adj: i8) {
+        self.pc_map.push(PcMapEntry {
+            host_off: self.buf.offset().0 as u32,
+            guest_eip,
+            ebp_in_r14: false,
+            esp_adj: adj,
+        });
+    }
+
+    /// Back to the normal register assignment after a swap window.
+    pub fn mark_normal(&mut self, guest_eip: u32) {
+        self.mark(guest_eip);
+    }
+
+    /// Jump to a chainable exit stub for guest `target` (emitted after the body).
+    pub fn jmp_exit(&mut self, target: u32) {
+        let l = self.buf.new_dynamic_label();
+        self.stubs.push((l, target));
+        asm!(self.buf ; jmp =>l);
+    }
+
+    /// Conditional jump (host condition nibble `cc`) to a chainable exit stub.
+    pub fn jcc_exit(&mut self, cc: u8, target: u32) {
+        let l = self.buf.new_dynamic_label();
+        self.stubs.push((l, target));
+        // jcc rel32 to a dynamic label
+        self.buf.push(0x0f);
+        self.buf.push(0x80 | cc);
+        self.buf.push_i32(0);
+        self.buf.dynamic_reloc(l, 0, 4, 0, 2);
+    }
+
+    /// Leave through the shared exit with the state as it is and an exit kind already set.
+    pub fn exit_save(&mut self) {
+        let t = self.routines.exit_save;
+        let at = self.at;
+        jmp_abs(&mut self.buf, at, t);
+    }
+
+    /// Raise an exception at `eip` (faults) or after it (traps: pass the next EIP).
+    pub fn fault(&mut self, eip: u32, vector: u8, error: u32) {
+        asm!(self.buf
+            ; mov DWORD [r15 + off::EIP], eip as i32
+            ; mov DWORD [r15 + off::FAULT_VECTOR], i32::from(vector)
+            ; mov DWORD [r15 + off::FAULT_ERROR], error as i32
+            ; mov DWORD [r15 + off::EXIT_KIND], ExitKind::Fault as i32
+        );
+        self.exit_save();
+    }
+
+    /// `int n`: leave with EIP past the instruction.
+    pub fn soft_int(&mut self, next: u32, vector: u8, len: u8) {
+        let arg = i32::from(vector) | (i32::from(len) << 8);
+        asm!(self.buf
+            ; mov DWORD [r15 + off::EIP], next as i32
+            ; mov DWORD [r15 + off::EXIT_ARG], arg
+            ; mov DWORD [r15 + off::EXIT_KIND], ExitKind::SoftInt as i32
+        );
+        self.exit_save();
+    }
+
+    /// Call a Rust helper `extern "C" fn(ctx, arg) -> u32` with the guest state spilled.
+    /// A non-zero return leaves the block (the helper set the exit kind); zero continues.
+    pub fn helper(&mut self, eip: u32, func: u64, arg: u64) {
+        for (g, &h) in HOST_REG.iter().enumerate() {
+            let o = off::gpr_off(g);
+            asm!(self.buf ; mov DWORD [r15 + o], Rd(h));
+        }
+        asm!(self.buf
+            ; pushfq
+            ; pop QWORD [r15 + off::HOST_FLAGS]
+            ; mov DWORD [r15 + off::EIP], eip as i32
+            ; mov rdi, r15
+            ; mov rsi, QWORD arg as i64
+            ; mov rax, QWORD func as i64
+            ; call rax
+            ; test eax, eax
+        );
+        let t = self.routines.exit_saved;
+        let at = self.at;
+        jcc_abs(&mut self.buf, at, 0x5, t);
+        asm!(self.buf
+            ; push QWORD [r15 + off::HOST_FLAGS]
+            ; popfq
+        );
+        for (g, &h) in HOST_REG.iter().enumerate() {
+            let o = off::gpr_off(g);
+            asm!(self.buf ; mov Rd(h), DWORD [r15 + o]);
+        }
+    }
+
+    /// Indirect branch to the guest address in R14D through the IBTC; flags are preserved
+    /// (`jrcxz` instead of `cmp`), so guest flags stay live across `ret` and `jmp r/m`.
+    pub fn indirect(&mut self) {
+        // The index is the low 16 bits of the target; entries are 16 bytes.
+        const _: () = assert!(IBTC_ENTRIES == 1 << 16);
+        asm!(self.buf
+            ; movzx r13d, r14w
+            ; lea r13, [r13 * 8]
+            ; mov r11d, [r15 + r13 * 2 + off::IBTC]
+            ; not r11d
+            ; lea r11d, [r11 + r14 + 1]
+            ; xchg r11, rcx
+            ; jrcxz >hit
+            ; xchg r11, rcx
+        );
+        let t = self.routines.ibtc_miss;
+        let at = self.at;
+        jmp_abs(&mut self.buf, at, t);
+        asm!(self.buf
+            ; hit:
+            ; xchg r11, rcx
+            ; jmp QWORD [r15 + r13 * 2 + off::IBTC + 8]
+        );
+    }
+
+    /// Emit the exit stubs and resolve labels. Returns the bytes and the stub offsets with
+    /// their guest targets (chain sites), or None if the code could not be laid out.
+    pub fn finish(mut self) -> Option<(Vec<u8>, Vec<PcMapEntry>, Vec<(u32, u32)>)> {
+        let mut sites = Vec::new();
+        let stubs = core::mem::take(&mut self.stubs);
+        for (l, target) in stubs {
+            self.buf.dynamic_label(l);
+            let site = self.buf.offset().0 as u32;
+            // Patched to `jmp block` when chained: the first 5 bytes must be one instruction
+            // boundary to the next, hence the leading 5-byte padding-free `mov`.
+            let site_addr = self.at + u64::from(site);
+            asm!(self.buf
+                ; mov r14d, target as i32
+                ; mov DWORD [r15 + off::EIP], r14d
+                ; mov DWORD [r15 + off::EXIT_KIND], ExitKind::Chain as i32
+                ; mov r14, QWORD site_addr as i64
+            );
+            self.exit_save();
+            sites.push((site, target));
+        }
+        if !self.buf.finish() {
+            return None;
+        }
+        Some((self.buf.bytes, self.pc_map, sites))
+    }
+}

@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("xdbt: not built yet");
+    std::process::exit(2);
+}

@@ -1,0 +1,99 @@
+//! The block of memory translated code works on: the guest CPU plus the translator's
+//! private fields. Translated code holds its address in a pinned host register and reaches
+//! every field at a fixed offset, so the layout is `#[repr(C)]` and the offsets are named
+//! once here.
+
+use crate::cpu::GuestCpu;
+use core::mem::offset_of;
+
+/// One entry of the indirect-branch translation cache (guest EIP -> host code).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct IbtcEntry {
+    pub guest: u32,
+    pub _pad: u32,
+    pub host: u64,
+}
+
+pub const IBTC_ENTRIES: usize = 1 << 16;
+
+/// Why translated code returned to the run loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ExitKind {
+    /// A direct branch to a block not chained yet; `chain_site` is the stub to patch.
+    Chain = 1,
+    /// An indirect branch missed the IBTC, or a block asked for a lookup.
+    Lookup = 2,
+    /// An exception; `fault_*` hold it, the CPU state is at the faulting instruction.
+    Fault = 3,
+    /// `int n`: `exit_arg` = vector | len << 8; EIP is past the instruction.
+    SoftInt = 4,
+    /// A write hit a page with translated code: restart the instruction with the page open.
+    Smc = 5,
+    /// The poll page was closed: someone asked the vCPU to stop.
+    Stopped = 6,
+    /// A helper finished a `hlt` or similar and wants the caller.
+    Halt = 7,
+    /// The host's fault handler stopped translated code; `host_fault` says what happened.
+    HostFault = 8,
+}
+
+/// Where the host's fault handler leaves what it saw (the hosted signal handler, or a Xen
+/// fault hook) before resuming at `Routines::exit_saved`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostFault {
+    pub host_pc: u64,
+    pub addr: u64,
+    pub trapno: u32,
+    pub err: u32,
+    /// Host R14 at the fault (guest EBP during a high-byte-register swap).
+    pub r14: u64,
+}
+
+#[repr(C, align(64))]
+pub struct JitContext {
+    pub cpu: GuestCpu,
+    /// Host RSP of the run loop's frame, restored by every exit.
+    pub host_rsp: u64,
+    /// The guest's arithmetic flags in RFLAGS form, moved between host RFLAGS and here.
+    pub host_flags: u64,
+    pub exit_kind: u32,
+    pub exit_arg: u32,
+    pub chain_site: u64,
+    pub fault_vector: u32,
+    pub fault_error: u32,
+    pub fault_cr2: u32,
+    /// Guest DF while translated code runs (a byte so that `std`/`cld` stay flag-free).
+    pub df: u8,
+    pub _pad: [u8; 3],
+    /// Opaque pointers for helpers: the memory and descriptor source of this run.
+    pub mem: *mut (),
+    pub env: *mut (),
+    pub host_fault: HostFault,
+    pub ibtc: [IbtcEntry; IBTC_ENTRIES],
+}
+
+fn gpr(i: usize) -> i32 {
+    (offset_of!(JitContext, cpu) + offset_of!(GuestCpu, gpr) + 4 * i) as i32
+}
+
+/// Field offsets used by the templates.
+pub mod off {
+    use super::*;
+    pub fn gpr_off(i: usize) -> i32 {
+        gpr(i)
+    }
+    pub const EIP: i32 = (offset_of!(JitContext, cpu) + offset_of!(GuestCpu, eip)) as i32;
+    pub const HOST_RSP: i32 = offset_of!(JitContext, host_rsp) as i32;
+    pub const HOST_FLAGS: i32 = offset_of!(JitContext, host_flags) as i32;
+    pub const EXIT_KIND: i32 = offset_of!(JitContext, exit_kind) as i32;
+    pub const EXIT_ARG: i32 = offset_of!(JitContext, exit_arg) as i32;
+    pub const CHAIN_SITE: i32 = offset_of!(JitContext, chain_site) as i32;
+    pub const FAULT_VECTOR: i32 = offset_of!(JitContext, fault_vector) as i32;
+    pub const FAULT_ERROR: i32 = offset_of!(JitContext, fault_error) as i32;
+    pub const FAULT_CR2: i32 = offset_of!(JitContext, fault_cr2) as i32;
+    pub const DF: i32 = offset_of!(JitContext, df) as i32;
+    pub const IBTC: i32 = offset_of!(JitContext, ibtc) as i32;
+}

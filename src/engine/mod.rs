@@ -1,0 +1,387 @@
+//! The run loop: find or translate the block at EIP, chain it to where we came from, enter
+//! translated code, and turn what comes back into an [`Exit`] for the caller.
+
+pub mod ctx;
+pub mod translate;
+
+use crate::backend::codebuf::CodeBuffer;
+use crate::backend::x64::{self, PcMapEntry, Routines};
+use crate::cache::{Block, CodeCache, ExecMemory};
+use crate::cpu::seg::{SegReg, Segment};
+use crate::cpu::{Eflags, GuestCpu, EBP, ESP};
+use crate::exit::{Exit, Fault, Vector, PFEC_PRESENT, PFEC_USER, PFEC_WRITE};
+use crate::frontend;
+use crate::mmu::{GuestAddr, JitMemory};
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt::Write;
+pub use ctx::HostFault;
+use ctx::{ExitKind, IbtcEntry, JitContext, IBTC_ENTRIES};
+
+/// Counters for `--stats` and the debug key.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub blocks_translated: u64,
+    pub guest_insns_translated: u64,
+    pub translate_ns: u64,
+    pub host_bytes: u64,
+    pub exits: u64,
+    pub chains: u64,
+    pub ibtc_fills: u64,
+    pub smc_invalidations: u64,
+    pub cache_flushes: u64,
+    pub host_faults: u64,
+}
+
+impl Stats {
+    /// `key=value` lines, one per counter.
+    pub fn kv_lines(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "blocks_translated={}", self.blocks_translated);
+        let _ = writeln!(s, "guest_insns_translated={}", self.guest_insns_translated);
+        let _ = writeln!(s, "translate_ns={}", self.translate_ns);
+        let _ = writeln!(s, "host_code_bytes={}", self.host_bytes);
+        let _ = writeln!(s, "exits={}", self.exits);
+        let _ = writeln!(s, "chains={}", self.chains);
+        let _ = writeln!(s, "ibtc_fills={}", self.ibtc_fills);
+        let _ = writeln!(s, "smc_invalidations={}", self.smc_invalidations);
+        let _ = writeln!(s, "cache_flushes={}", self.cache_flushes);
+        let _ = writeln!(s, "host_faults={}", self.host_faults);
+        s
+    }
+}
+
+/// Host services the engine needs: a clock for the statistics.
+pub trait Clock {
+    fn now_ns(&self) -> u64;
+}
+
+/// Reads 8-byte descriptors for segment loads: selector -> descriptor, None past the limit.
+pub type DescriptorFn<'a> = &'a dyn Fn(u16) -> Option<u64>;
+
+pub struct Engine {
+    ctx: Box<JitContext>,
+    cache: CodeCache,
+    routines: Routines,
+    stats: Stats,
+    clock: Option<&'static dyn Clock>,
+    /// Restart the instruction at EIP in a one-instruction block with its page left open.
+    smc_restart: bool,
+}
+
+/// An opaque pair of pointers handed to helpers through `JitContext::{mem, env}`.
+pub(crate) struct HelperEnv<'a> {
+    pub mem: &'a mut dyn JitMemory,
+    pub desc: DescriptorFn<'a>,
+    pub flush: bool,
+}
+
+impl Engine {
+    /// `exec` is the executable memory for the code cache; `gs_base` is not needed here (the
+    /// host sets it) but the window's poll page must be readable.
+    pub fn new(exec: ExecMemory, clock: Option<&'static dyn Clock>) -> Engine {
+        let mut buf = CodeBuffer::new();
+        let routines = x64::emit_routines(&mut buf, exec.rx);
+        let mut cache = CodeCache::new(exec);
+        cache.install_routines(&buf.bytes);
+        // SAFETY: JitContext is plain old data (integers, raw pointers, arrays); the
+        // all-zero pattern is a valid value for every field and `init` fills the rest.
+        let mut ctx: Box<JitContext> = unsafe { Box::new_zeroed().assume_init() };
+        ctx.cpu = GuestCpu::default();
+        let mut e = Engine {
+            ctx,
+            cache,
+            routines,
+            stats: Stats::default(),
+            clock,
+            smc_restart: false,
+        };
+        e.reset_ibtc();
+        e
+    }
+
+    pub fn cpu(&self) -> &GuestCpu {
+        &self.ctx.cpu
+    }
+    pub fn cpu_mut(&mut self) -> &mut GuestCpu {
+        &mut self.ctx.cpu
+    }
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    pub fn routines(&self) -> &Routines {
+        &self.routines
+    }
+    /// The context translated code runs on (for the host's fault handler).
+    pub fn ctx_ptr(&mut self) -> *mut JitContext {
+        &mut *self.ctx
+    }
+    /// Host address range of the code cache.
+    pub fn code_range(&self) -> (u64, u64) {
+        self.cache.rx_range()
+    }
+
+    fn reset_ibtc(&mut self) {
+        let miss = self.routines.ibtc_miss;
+        // Entries whose tag matches by accident still land on the miss path.
+        self.ctx.ibtc = [IbtcEntry { guest: 0, _pad: 0, host: miss }; IBTC_ENTRIES];
+    }
+
+    /// Drop every translation.
+    pub fn flush(&mut self) {
+        self.cache.flush();
+        self.reset_ibtc();
+        self.stats.cache_flushes += 1;
+    }
+
+    /// Segment descriptors may have changed: translations embed segment state, so drop them.
+    pub fn descriptors_changed(&mut self) {
+        self.flush();
+    }
+
+    /// `mov sreg` semantics at the current CPL (SDM Vol. 2, MOV; Vol. 3A 5.5-5.6).
+    pub fn load_segment(&mut self, s: SegReg, sel: u16, desc: DescriptorFn) -> Result<(), Fault> {
+        let seg = crate::interp::segment_for_load(&self.ctx.cpu, s, sel, desc)?;
+        if *self.ctx.cpu.seg(s) != seg {
+            *self.ctx.cpu.seg_mut(s) = seg;
+            self.flush();
+        }
+        Ok(())
+    }
+
+    fn sync_in(&mut self) {
+        let f = self.ctx.cpu.eflags;
+        self.ctx.host_flags = u64::from((f & Eflags::ARITH.bits()) | Eflags::FIXED1.bits());
+        self.ctx.df = u8::from(f & Eflags::DF.bits() != 0);
+    }
+
+    fn sync_out(&mut self) {
+        sync_out(&mut self.ctx);
+    }
+
+    /// Run until an exit the caller must handle.
+    pub fn run(&mut self, mem: &mut dyn JitMemory, desc: DescriptorFn) -> Exit {
+        self.sync_in();
+        let mut chain_from: Option<u64> = None;
+        loop {
+            if mem.has_dirty() {
+                for page in mem.take_dirty() {
+                    self.stats.smc_invalidations += 1;
+                    self.cache.invalidate_page(page, &self.routines);
+                }
+                chain_from = None;
+            }
+            let eip = self.ctx.cpu.eip;
+            let host = if self.smc_restart {
+                self.smc_restart = false;
+                chain_from = None;
+                match self.translate(mem, eip, true) {
+                    Ok(h) => h,
+                    Err(f) => return self.fault_exit(f),
+                }
+            } else if let Some(h) = self.cache.lookup(eip) {
+                h
+            } else {
+                match self.translate(mem, eip, false) {
+                    Ok(h) => h,
+                    Err(f) => return self.fault_exit(f),
+                }
+            };
+            if let Some(site) = chain_from.take() {
+                if self.cache.chain(site, host) {
+                    self.stats.chains += 1;
+                }
+            }
+            let mut env = HelperEnv { mem: &mut *mem, desc, flush: false };
+            let mut env_ref: &mut HelperEnv = &mut env;
+            self.ctx.env = (&mut env_ref as *mut &mut HelperEnv).cast();
+            self.stats.exits += 1;
+            // SAFETY: `enter` is the trampoline emitted by `emit_routines` with the SysV
+            // signature (ctx, target) -> u32; `host` is the entry of a live block in the
+            // code cache; the context outlives the call; helpers reach `env` only during it.
+            let kind = unsafe { self.cache.enter(self.routines.enter, &mut self.ctx, host) };
+            self.ctx.env = core::ptr::null_mut();
+            let flush = env.flush;
+            if flush {
+                self.flush();
+                chain_from = None;
+            }
+            match kind {
+                k if k == ExitKind::Chain as u32 => {
+                    let site = self.ctx.chain_site;
+                    if !flush && self.cache.is_chainable_site(site) {
+                        chain_from = Some(site);
+                    }
+                }
+                k if k == ExitKind::Lookup as u32 => {
+                    let eip = self.ctx.cpu.eip;
+                    if let Some(h) = self.cache.lookup(eip) {
+                        self.ctx.ibtc[(eip & 0xffff) as usize] =
+                            IbtcEntry { guest: eip, _pad: 0, host: h };
+                        self.stats.ibtc_fills += 1;
+                    }
+                }
+                k if k == ExitKind::Fault as u32 => {
+                    let f = Fault {
+                        vector: Vector::from_u8(self.ctx.fault_vector as u8).unwrap_or(Vector::UD),
+                        error_code: self.ctx.fault_error,
+                        cr2: self.ctx.fault_cr2,
+                    };
+                    return self.fault_exit(f);
+                }
+                k if k == ExitKind::SoftInt as u32 => {
+                    self.sync_out();
+                    let a = self.ctx.exit_arg;
+                    return Exit::SoftInt { vector: a as u8, len: (a >> 8) as u8 };
+                }
+                k if k == ExitKind::Halt as u32 => {
+                    self.sync_out();
+                    return Exit::Halt;
+                }
+                k if k == ExitKind::HostFault as u32 => {
+                    self.stats.host_faults += 1;
+                    match self.host_fault_exit(mem) {
+                        Some(exit) => return exit,
+                        None => continue,
+                    }
+                }
+                _ => {
+                    self.sync_out();
+                    return Exit::Stopped;
+                }
+            }
+        }
+    }
+
+    fn fault_exit(&mut self, f: Fault) -> Exit {
+        self.sync_out();
+        if f.vector == Vector::PF {
+            self.ctx.cpu.cr2 = f.cr2;
+        }
+        Exit::Fault(f)
+    }
+
+    /// Map a host fault in translated code back to the guest: restore the guest state at the
+    /// faulting instruction, then decide between a guest fault, self-modifying code and a
+    /// stop request. Returns None to continue running.
+    fn host_fault_exit(&mut self, mem: &mut dyn JitMemory) -> Option<Exit> {
+        let hf = self.ctx.host_fault;
+        let Some(pm) = self.cache.pc_lookup(hf.host_pc) else {
+            // Not translated code after all: the host handler should not have sent us here.
+            return Some(self.fault_exit(Fault::gp(0)));
+        };
+        self.apply_pc_map(&pm, hf.r14);
+        let base = mem.host_base() as u64;
+        let vector = match hf.trapno {
+            14 => {
+                if hf.addr >= base.wrapping_sub(4096) && hf.addr < base {
+                    // The poll page: a stop request, at a block entry.
+                    return Some({
+                        self.sync_out();
+                        Exit::Stopped
+                    });
+                }
+                let guest = hf.addr.wrapping_sub(base) as u32;
+                let write = hf.err & 2 != 0;
+                if write && mem.code_write_fault(guest >> 12) {
+                    self.smc_restart = true;
+                    return None;
+                }
+                let mut ec = PFEC_USER;
+                if !mem.prot_of(GuestAddr(guest)).is_empty() {
+                    ec |= PFEC_PRESENT;
+                }
+                if write {
+                    ec |= PFEC_WRITE;
+                }
+                return Some(self.fault_exit(Fault::pf(guest, ec)));
+            }
+            0 => Vector::DE,
+            6 => Vector::UD,
+            12 => Vector::SS,
+            17 => Vector::AC,
+            _ => Vector::GP,
+        };
+        Some(self.fault_exit(Fault::new(vector)))
+    }
+
+    fn apply_pc_map(&mut self, pm: &PcMapEntry, r14: u64) {
+        self.ctx.cpu.eip = pm.guest_eip;
+        if pm.ebp_in_r14 {
+            self.ctx.cpu.gpr[EBP] = r14 as u32;
+        }
+        if pm.esp_adj != 0 {
+            let esp = self.ctx.cpu.gpr[ESP];
+            self.ctx.cpu.gpr[ESP] = esp.wrapping_add(pm.esp_adj as i32 as u32);
+        }
+    }
+
+    fn translate(&mut self, mem: &mut dyn JitMemory, eip: u32, transient: bool) -> Result<u64, Fault> {
+        let t0 = self.clock.map(|c| c.now_ns());
+        let max = if transient { 1 } else { frontend::MAX_BLOCK_INSNS };
+        let block = frontend::decode_block(mem.as_guest_memory(), eip, max)?;
+        if !transient {
+            for p in block.pages.iter().flatten() {
+                mem.mark_code(*p);
+            }
+        }
+        let segs = self.ctx.cpu.seg;
+        let ninsns = block.insns.len() as u64;
+        let mut attempts = 0;
+        let host = loop {
+            let at = self.cache.next_addr();
+            match translate::translate_block(&block, at, &self.routines, &segs, &mut self.cache) {
+                Some(code) => {
+                    let len = code.bytes.len() as u64;
+                    let b = Block {
+                        guest: eip,
+                        pages: block.pages,
+                        pc_map: code.pc_map,
+                        sites: code.sites,
+                        host_off: 0,
+                        host_len: 0,
+                        transient,
+                    };
+                    match self.cache.insert(b, &code.bytes) {
+                        Some(h) => {
+                            self.stats.host_bytes += len;
+                            break h;
+                        }
+                        None => self.flush(),
+                    }
+                }
+                None => self.flush(),
+            }
+            attempts += 1;
+            if attempts > 1 {
+                // A block that does not fit in an empty cache cannot happen with the block
+                // size limits; raise #UD rather than loop forever.
+                return Err(Fault::ud());
+            }
+        };
+        self.stats.blocks_translated += 1;
+        self.stats.guest_insns_translated += ninsns;
+        if let (Some(c), Some(t0)) = (self.clock, t0) {
+            self.stats.translate_ns += c.now_ns().saturating_sub(t0);
+        }
+        Ok(host)
+    }
+}
+
+pub(crate) fn sync_out(ctx: &mut JitContext) {
+    let arith = Eflags::ARITH.bits();
+    let f = ctx.cpu.eflags & !(arith | Eflags::DF.bits());
+    let df = if ctx.df != 0 { Eflags::DF.bits() } else { 0 };
+    ctx.cpu.eflags = f | (ctx.host_flags as u32 & arith) | df;
+}
+
+pub(crate) fn sync_in(ctx: &mut JitContext) {
+    let f = ctx.cpu.eflags;
+    ctx.host_flags = u64::from((f & Eflags::ARITH.bits()) | Eflags::FIXED1.bits());
+    ctx.df = u8::from(f & Eflags::DF.bits() != 0);
+}
+
+/// Hosted and Xen builds alike reach segment state through this for helpers.
+pub fn seg_snapshot(cpu: &GuestCpu) -> [Segment; 6] {
+    cpu.seg
+}

@@ -1,0 +1,317 @@
+//! Block translation: one template per instruction class (see `frontend::classify`).
+
+use crate::backend::x64::copy::{emit_copy, CopyError, SegEnv};
+use crate::backend::x64::{BlockEmitter, PcMapEntry, Routines, HOST_REG};
+use crate::cache::CodeCache;
+use crate::cpu::seg::Segment;
+use crate::engine::ctx::off;
+use crate::exit::Vector;
+use crate::frontend::{Class, DecodedBlock};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use dynasm::dynasm;
+use iced_x86::{Code, ConditionCode, Instruction, MemorySize, OpKind, Register};
+
+macro_rules! asm {
+    ($buf:expr; $($t:tt)*) => {
+        dynasm!($buf ; .arch x64 ; $($t)*)
+    };
+}
+
+pub struct BlockCode {
+    pub bytes: Vec<u8>,
+    pub pc_map: Vec<PcMapEntry>,
+    pub sites: Vec<(u32, u32)>,
+}
+
+fn cc_nibble(c: ConditionCode) -> u8 {
+    match c {
+        ConditionCode::o => 0,
+        ConditionCode::no => 1,
+        ConditionCode::b => 2,
+        ConditionCode::ae => 3,
+        ConditionCode::e => 4,
+        ConditionCode::ne => 5,
+        ConditionCode::be => 6,
+        ConditionCode::a => 7,
+        ConditionCode::s => 8,
+        ConditionCode::ns => 9,
+        ConditionCode::p => 10,
+        ConditionCode::np => 11,
+        ConditionCode::l => 12,
+        ConditionCode::ge => 13,
+        ConditionCode::le => 14,
+        _ => 15,
+    }
+}
+
+fn guest_reg_num(r: Register) -> Option<usize> {
+    let full = r.full_register32();
+    let n = match full {
+        Register::EAX => 0,
+        Register::ECX => 1,
+        Register::EDX => 2,
+        Register::EBX => 3,
+        Register::ESP => 4,
+        Register::EBP => 5,
+        Register::ESI => 6,
+        Register::EDI => 7,
+        _ => return None,
+    };
+    Some(n)
+}
+
+/// Load operand 0 of `g` (a register or memory r/m operand of `size` 2 or 4) into R14D,
+/// zero-extended.
+fn load_rm_into_r14(e: &mut BlockEmitter, g: &Instruction, segs: &SegEnv) -> Result<(), CopyError> {
+    let word = g.memory_size() == MemorySize::UInt16 || g.op0_register().size() == 2;
+    if g.op0_kind() == OpKind::Register {
+        let h = HOST_REG[guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?];
+        if word {
+            asm!(e.buf ; movzx r14d, Rw(h));
+        } else {
+            asm!(e.buf ; mov r14d, Rd(h));
+        }
+        return Ok(());
+    }
+    let mut i = *g;
+    i.set_code(if word { Code::Movzx_r32_rm16 } else { Code::Mov_r32_rm32 });
+    i.set_op0_kind(OpKind::Register);
+    i.set_op0_register(Register::R14D);
+    i.set_op1_kind(OpKind::Memory);
+    emit_copy(e, &i, segs)
+}
+
+/// Store R14D (or R14W) to operand 0 of `g` (register or memory).
+fn store_r14_to_rm(e: &mut BlockEmitter, g: &Instruction, segs: &SegEnv, word: bool) -> Result<(), CopyError> {
+    if g.op0_kind() == OpKind::Register {
+        let h = HOST_REG[guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?];
+        if word {
+            asm!(e.buf ; mov Rw(h), r14w);
+        } else {
+            asm!(e.buf ; mov Rd(h), r14d);
+        }
+        return Ok(());
+    }
+    let mut i = *g;
+    i.set_code(if word { Code::Mov_rm16_r16 } else { Code::Mov_rm32_r32 });
+    i.set_op0_kind(OpKind::Memory);
+    i.set_op1_kind(OpKind::Register);
+    i.set_op1_register(if word { Register::R14W } else { Register::R14D });
+    emit_copy(e, &i, segs)
+}
+
+fn push_r14(e: &mut BlockEmitter, word: bool) {
+    if word {
+        asm!(e.buf ; gs mov WORD [r12d - 2], r14w ; lea r12d, [r12 - 2]);
+    } else {
+        asm!(e.buf ; gs mov DWORD [r12d - 4], r14d ; lea r12d, [r12 - 4]);
+    }
+}
+
+fn helper_fn() -> u64 {
+    crate::interp::interp_helper as *const () as u64
+}
+
+/// Emit one instruction; Err means "raise this fault instead" or "interpret".
+fn emit_insn(
+    e: &mut BlockEmitter,
+    g: &Instruction,
+    class: Class,
+    segs: &SegEnv,
+    helper_insns: &mut Vec<Box<Instruction>>,
+) -> Result<(), CopyError> {
+    let eip = g.ip32();
+    let next = g.next_ip32();
+    let word = g.code().op_code().operand_size() == 16;
+    match class {
+        Class::Copy => emit_copy(e, g, segs)?,
+        Class::Nop => {}
+        Class::Push => {
+            match g.op0_kind() {
+                OpKind::Register => {
+                    let h = HOST_REG[guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?];
+                    if word {
+                        asm!(e.buf ; gs mov WORD [r12d - 2], Rw(h) ; lea r12d, [r12 - 2]);
+                    } else {
+                        asm!(e.buf ; gs mov DWORD [r12d - 4], Rd(h) ; lea r12d, [r12 - 4]);
+                    }
+                }
+                OpKind::Immediate8to16 | OpKind::Immediate16 => {
+                    let v = g.immediate16() as i16;
+                    asm!(e.buf ; gs mov WORD [r12d - 2], v ; lea r12d, [r12 - 2]);
+                }
+                OpKind::Immediate8to32 | OpKind::Immediate32 => {
+                    let v = g.immediate32() as i32;
+                    asm!(e.buf ; gs mov DWORD [r12d - 4], v ; lea r12d, [r12 - 4]);
+                }
+                OpKind::Memory => {
+                    load_rm_into_r14(e, g, segs)?;
+                    push_r14(e, word);
+                }
+                _ => return Err(CopyError::Interpret),
+            }
+        }
+        Class::Pop => {
+            let sz: i32 = if word { 2 } else { 4 };
+            if g.op0_kind() == OpKind::Register {
+                let n = guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?;
+                let h = HOST_REG[n];
+                if word {
+                    asm!(e.buf ; gs mov r14w, [r12d] ; lea r12d, [r12 + 2] ; mov Rw(h), r14w);
+                } else if n == 4 {
+                    asm!(e.buf ; gs mov r12d, [r12d]);
+                } else {
+                    asm!(e.buf ; gs mov Rd(h), [r12d] ; lea r12d, [r12 + 4]);
+                }
+            } else {
+                // POP r/m computes the destination address with ESP already incremented.
+                if word {
+                    asm!(e.buf ; gs movzx r14d, WORD [r12d]);
+                } else {
+                    asm!(e.buf ; gs mov r14d, [r12d]);
+                }
+                asm!(e.buf ; lea r12d, [r12 + sz]);
+                e.mark_esp_adj(eip, -(sz as i8));
+                store_r14_to_rm(e, g, segs, word)?;
+                e.mark(eip);
+            }
+        }
+        Class::CallRel => {
+            if word {
+                return Err(CopyError::Interpret);
+            }
+            asm!(e.buf ; gs mov DWORD [r12d - 4], next as i32 ; lea r12d, [r12 - 4]);
+            e.jmp_exit(g.near_branch32());
+        }
+        Class::CallInd => {
+            if word {
+                return Err(CopyError::Interpret);
+            }
+            load_rm_into_r14(e, g, segs)?;
+            asm!(e.buf ; gs mov DWORD [r12d - 4], next as i32 ; lea r12d, [r12 - 4]);
+            e.indirect();
+        }
+        Class::JmpRel => e.jmp_exit(g.near_branch32()),
+        Class::JmpInd => {
+            load_rm_into_r14(e, g, segs)?;
+            e.indirect();
+        }
+        Class::Jcc => {
+            e.jcc_exit(cc_nibble(g.condition_code()), g.near_branch32());
+            e.jmp_exit(next);
+        }
+        Class::Loop => {
+            // 16-bit forms (CX, or IP truncation) are left to the interpreter.
+            if word || matches!(g.code(), Code::Jcxz_rel8_16 | Code::Jcxz_rel8_32)
+                || g.op0_kind() == OpKind::NearBranch16
+            {
+                return Err(CopyError::Interpret);
+            }
+            let op: u8 = match g.code() {
+                Code::Loopne_rel8_32_ECX => 0xe0,
+                Code::Loope_rel8_32_ECX => 0xe1,
+                Code::Loop_rel8_32_ECX => 0xe2,
+                Code::Jecxz_rel8_32 => 0xe3,
+                _ => return Err(CopyError::Interpret),
+            };
+            // 67-prefixed LOOPcc/JECXZ use ECX and leave the flags alone.
+            e.buf.extend(&[0x67, op, 5]);
+            e.jmp_exit(next);
+            e.jmp_exit(g.near_branch32());
+        }
+        Class::Ret => {
+            if word {
+                return Err(CopyError::Interpret);
+            }
+            let extra = if g.op_count() > 0 { i32::from(g.immediate16()) } else { 0 };
+            asm!(e.buf ; gs mov r14d, [r12d] ; lea r12d, [r12 + 4 + extra]);
+            e.indirect();
+        }
+        Class::Leave => {
+            if word {
+                return Err(CopyError::Interpret);
+            }
+            asm!(e.buf ; gs mov r14d, [ebp] ; lea r12d, [rbp + 4] ; mov ebp, r14d);
+        }
+        Class::Std => asm!(e.buf ; mov BYTE [r15 + off::DF], 1),
+        Class::Cld => asm!(e.buf ; mov BYTE [r15 + off::DF], 0),
+        Class::SoftInt => e.soft_int(next, g.immediate8(), g.len() as u8),
+        Class::Int3 => e.fault(next, Vector::BP as u8, 0),
+        Class::Into => {
+            asm!(e.buf ; jno >skip);
+            e.fault(next, Vector::OF as u8, 0);
+            asm!(e.buf ; skip:);
+        }
+        Class::Helper => {
+            let b = Box::new(*g);
+            let p = &*b as *const Instruction as u64;
+            helper_insns.push(b);
+            e.helper(eip, helper_fn(), p);
+        }
+        Class::Privileged => e.fault(eip, Vector::GP as u8, 0),
+        Class::Undefined => e.fault(eip, Vector::UD as u8, 0),
+    }
+    Ok(())
+}
+
+/// Translate a decoded block for host address `at`; None if a label could not be laid out.
+pub fn translate_block(
+    block: &DecodedBlock,
+    at: u64,
+    routines: &Routines,
+    segs: &[Segment; 6],
+    cache: &mut CodeCache,
+) -> Option<BlockCode> {
+    let env = SegEnv { seg: segs };
+    let mut e = BlockEmitter::new(at, routines);
+    let mut helpers = Vec::new();
+    e.entry();
+    let mut ended = false;
+    for gi in &block.insns {
+        let g = &gi.insn;
+        e.mark(g.ip32());
+        let save = (e.buf.bytes.len(), e.pc_map.len());
+        match emit_insn(&mut e, g, gi.class, &env, &mut helpers) {
+            Ok(()) => {}
+            Err(err) => {
+                // Undo a partial template, then fall back.
+                e.buf.bytes.truncate(save.0);
+                e.pc_map.truncate(save.1);
+                match err {
+                    CopyError::Fault(v, code) => {
+                        e.fault(g.ip32(), v as u8, code);
+                        ended = true;
+                        break;
+                    }
+                    CopyError::Interpret => {
+                        let b = Box::new(*g);
+                        let p = &*b as *const Instruction as u64;
+                        helpers.push(b);
+                        e.helper(g.ip32(), helper_fn(), p);
+                        if gi.class.ends_block() {
+                            // The interpreter set EIP; go look it up.
+                            asm!(e.buf
+                                ; mov r14d, DWORD [r15 + off::EIP]
+                            );
+                            e.indirect();
+                            ended = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if gi.class.ends_block() {
+            ended = true;
+            break;
+        }
+    }
+    if !ended {
+        let last = block.insns.last()?;
+        e.jmp_exit(last.insn.next_ip32());
+    }
+    let (bytes, pc_map, sites) = e.finish()?;
+    cache.keep_helper_insns(helpers);
+    Some(BlockCode { bytes, pc_map, sites })
+}

@@ -1,0 +1,253 @@
+//! Frontend: fetch guest code through the guest MMU, decode it (this is the only module that
+//! uses `iced_x86::Decoder`) and classify each instruction into how the backend handles it.
+//!
+//! The classification table (`classify`) is the translator's claim of coverage: every iced
+//! `Code` it does not name falls to `Class::Undefined` and raises #UD in the guest.
+
+use crate::exit::{Fault, Vector};
+use crate::mmu::{Access, GuestAddr, GuestMemory, PAGE_SIZE};
+use alloc::vec::Vec;
+use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
+
+/// Longest block in guest instructions.
+pub const MAX_BLOCK_INSNS: usize = 64;
+
+/// How the backend treats one guest instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Re-encoded for the host with registers and memory operands rewritten.
+    Copy,
+    /// No architectural effect (multi-byte NOPs, PAUSE, prefetch hints).
+    Nop,
+    Push,
+    Pop,
+    CallRel,
+    CallInd,
+    JmpRel,
+    JmpInd,
+    Jcc,
+    /// LOOP/LOOPE/LOOPNE/JECXZ/JCXZ.
+    Loop,
+    Ret,
+    Leave,
+    Std,
+    Cld,
+    /// `int n`.
+    SoftInt,
+    Int3,
+    Into,
+    /// Executed by the Rust helper in `interp`.
+    Helper,
+    /// Privileged at any CPL > 0 here: #GP(0) (the PV layer emulates it from there).
+    Privileged,
+    /// Raises #UD (UD0/UD1/UD2, invalid encodings, unimplemented extensions).
+    Undefined,
+}
+
+impl Class {
+    /// Ends the block: control leaves the straight-line path.
+    pub fn ends_block(self) -> bool {
+        matches!(
+            self,
+            Class::CallRel
+                | Class::CallInd
+                | Class::JmpRel
+                | Class::JmpInd
+                | Class::Jcc
+                | Class::Loop
+                | Class::Ret
+                | Class::SoftInt
+                | Class::Int3
+                | Class::Privileged
+                | Class::Undefined
+        )
+    }
+}
+
+/// The classification table: iced mnemonic (and a few codes) -> handling.
+pub fn classify(i: &Instruction) -> Class {
+    use Mnemonic as M;
+    if i.code() == Code::INVALID {
+        return Class::Undefined;
+    }
+    let m = i.mnemonic();
+    let c = match m {
+        M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test
+        | M::Inc | M::Dec | M::Neg | M::Not | M::Mul | M::Imul | M::Div | M::Idiv | M::Mov
+        | M::Movzx | M::Movsx | M::Lea | M::Xchg | M::Cmpxchg | M::Xadd | M::Cmpxchg8b
+        | M::Bswap | M::Bt | M::Bts | M::Btr | M::Btc | M::Bsf | M::Bsr | M::Shl | M::Sal
+        | M::Shr | M::Sar | M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shld | M::Shrd | M::Cbw
+        | M::Cwde | M::Cwd | M::Cdq | M::Clc | M::Stc | M::Cmc | M::Lahf | M::Sahf
+        | M::Rdtsc | M::Xlatb => Class::Copy,
+        M::Seto | M::Setno | M::Setb | M::Setae | M::Sete | M::Setne | M::Setbe | M::Seta
+        | M::Sets | M::Setns | M::Setp | M::Setnp | M::Setl | M::Setge | M::Setle | M::Setg => {
+            Class::Copy
+        }
+        M::Cmovo | M::Cmovno | M::Cmovb | M::Cmovae | M::Cmove | M::Cmovne | M::Cmovbe
+        | M::Cmova | M::Cmovs | M::Cmovns | M::Cmovp | M::Cmovnp | M::Cmovl | M::Cmovge
+        | M::Cmovle | M::Cmovg => Class::Copy,
+        // Without BMI1/ABM in our CPUID, F3-prefixed BSF/BSR are plain BSF/BSR (see
+        // `host_form`); POPCNT is not advertised either and stays undefined.
+        M::Tzcnt | M::Lzcnt => Class::Copy,
+        M::Nop | M::Pause => Class::Nop,
+        M::Push => match i.code() {
+            Code::Pushw_ES | Code::Pushd_ES | Code::Pushw_CS | Code::Pushd_CS
+            | Code::Pushw_SS | Code::Pushd_SS | Code::Pushw_DS | Code::Pushd_DS
+            | Code::Pushw_FS | Code::Pushd_FS | Code::Pushw_GS | Code::Pushd_GS => Class::Helper,
+            _ => Class::Push,
+        },
+        M::Pop => match i.code() {
+            Code::Popw_ES | Code::Popd_ES | Code::Popw_SS | Code::Popd_SS | Code::Popw_DS
+            | Code::Popd_DS | Code::Popw_FS | Code::Popd_FS | Code::Popw_GS | Code::Popd_GS => {
+                Class::Helper
+            }
+            _ => Class::Pop,
+        },
+        M::Call => match i.code() {
+            Code::Call_rel32_32 | Code::Call_rel16 => Class::CallRel,
+            Code::Call_rm32 | Code::Call_rm16 => Class::CallInd,
+            _ => Class::Undefined,
+        },
+        M::Jmp => match i.code() {
+            Code::Jmp_rel8_32 | Code::Jmp_rel32_32 | Code::Jmp_rel8_16 | Code::Jmp_rel16 => {
+                Class::JmpRel
+            }
+            Code::Jmp_rm32 | Code::Jmp_rm16 => Class::JmpInd,
+            _ => Class::Undefined,
+        },
+        M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne | M::Jbe | M::Ja | M::Js | M::Jns
+        | M::Jp | M::Jnp | M::Jl | M::Jge | M::Jle | M::Jg => Class::Jcc,
+        M::Loop | M::Loope | M::Loopne | M::Jecxz | M::Jcxz => Class::Loop,
+        M::Ret => Class::Ret,
+        M::Leave => Class::Leave,
+        M::Std => Class::Std,
+        M::Cld => Class::Cld,
+        M::Int => Class::SoftInt,
+        M::Int3 => Class::Int3,
+        M::Into => Class::Into,
+        M::Movsb | M::Movsw | M::Movsd | M::Stosb | M::Stosw | M::Stosd | M::Lodsb
+        | M::Lodsw | M::Lodsd | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Scasb | M::Scasw
+        | M::Scasd => Class::Helper,
+        M::Aaa | M::Aas | M::Daa | M::Das | M::Aam | M::Aad | M::Pushad | M::Popad
+        | M::Pusha | M::Popa | M::Pushfd | M::Popfd | M::Pushf | M::Popf | M::Enter
+        | M::Cpuid | M::Bound | M::Salc | M::Arpl | M::Lds | M::Les | M::Lfs | M::Lgs
+        | M::Lss => Class::Helper,
+        M::Hlt | M::Cli | M::Sti | M::In | M::Out | M::Insb | M::Insw | M::Insd | M::Outsb
+        | M::Outsw | M::Outsd | M::Lgdt | M::Lidt | M::Lldt | M::Ltr | M::Lmsw | M::Clts
+        | M::Invd | M::Wbinvd | M::Invlpg | M::Rdmsr | M::Wrmsr | M::Rdpmc => {
+            Class::Privileged
+        }
+        _ if i.code() == Code::Mov_Sreg_rm16 || i.code() == Code::Mov_Sreg_r32m16 => {
+            Class::Helper
+        }
+        _ if i.code() == Code::Mov_rm16_Sreg || i.code() == Code::Mov_r32m16_Sreg => {
+            Class::Helper
+        }
+        _ => Class::Undefined,
+    };
+    // Moves to/from control and debug registers are privileged.
+    if m == M::Mov {
+        if let Code::Mov_r32_cr | Code::Mov_cr_r32 | Code::Mov_r32_dr | Code::Mov_dr_r32 = i.code() {
+            return Class::Privileged;
+        }
+        if let Code::Mov_Sreg_rm16
+        | Code::Mov_Sreg_r32m16
+        | Code::Mov_rm16_Sreg
+        | Code::Mov_r32m16_Sreg = i.code()
+        {
+            return Class::Helper;
+        }
+    }
+    c
+}
+
+/// Every iced `Code` the translator claims to implement (decodable in 32-bit mode and not
+/// classified `Undefined`). Tests measure their coverage against this list.
+pub fn claimed_codes() -> Vec<Code> {
+    let mut out = Vec::new();
+    for c in Code::values() {
+        if c == Code::INVALID {
+            continue;
+        }
+        let mut i = Instruction::default();
+        i.set_code(c);
+        // Mnemonic-level classification does not depend on operands except for the codes
+        // named explicitly in `classify`.
+        if classify(&i) != Class::Undefined && decodable_in_32bit(c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn decodable_in_32bit(c: Code) -> bool {
+    let op = c.op_code();
+    op.mode32() && op.encoding() == iced_x86::EncodingKind::Legacy
+}
+
+/// A decoded instruction and its classification.
+#[derive(Clone, Copy, Debug)]
+pub struct GuestInsn {
+    pub insn: Instruction,
+    pub class: Class,
+}
+
+/// A decoded block: straight-line guest code ending at a control transfer, a page boundary
+/// or `MAX_BLOCK_INSNS`.
+pub struct DecodedBlock {
+    pub start: u32,
+    pub insns: Vec<GuestInsn>,
+    /// Guest pages the block's bytes come from (one or two).
+    pub pages: [Option<u32>; 2],
+}
+
+/// Fetch up to 16 bytes at `eip`, stopping at the first byte that cannot be fetched.
+fn fetch(mem: &dyn GuestMemory, eip: u32, buf: &mut [u8; 16]) -> (usize, Option<Fault>) {
+    let mut n = 0;
+    while n < 16 {
+        let a = eip.wrapping_add(n as u32);
+        // Fetch to the end of the page in one go.
+        let room = (PAGE_SIZE - (a % PAGE_SIZE)) as usize;
+        let take = room.min(16 - n);
+        match mem.read(GuestAddr(a), &mut buf[n..n + take], Access::Fetch) {
+            Ok(()) => n += take,
+            Err(f) => return (n, Some(f)),
+        }
+    }
+    (n, None)
+}
+
+/// Decode the block at `eip`. A fetch fault on the first instruction is returned as the
+/// error; a later one ends the block before the instruction it hits.
+pub fn decode_block(mem: &dyn GuestMemory, eip: u32, max: usize) -> Result<DecodedBlock, Fault> {
+    let mut insns = Vec::new();
+    let first_page = eip >> 12;
+    let mut pages = [Some(first_page), None];
+    let mut pc = eip;
+    loop {
+        let mut buf = [0u8; 16];
+        let (n, fault) = fetch(mem, pc, &mut buf);
+        let mut dec = Decoder::with_ip(32, &buf[..n], u64::from(pc), DecoderOptions::NONE);
+        let insn = dec.decode();
+        if insn.is_invalid() && dec.last_error() == iced_x86::DecoderError::NoMoreBytes {
+            // The instruction runs into bytes we may not fetch.
+            let f = fault.unwrap_or(Fault::new(Vector::UD));
+            if insns.is_empty() {
+                return Err(f);
+            }
+            break;
+        }
+        let len = insn.len() as u32;
+        let last_page = pc.wrapping_add(len - 1) >> 12;
+        if last_page != first_page {
+            pages[1] = Some(last_page);
+        }
+        let class = classify(&insn);
+        insns.push(GuestInsn { insn, class });
+        pc = pc.wrapping_add(len);
+        if class.ends_block() || insns.len() >= max || pc >> 12 != first_page {
+            break;
+        }
+    }
+    Ok(DecodedBlock { start: eip, insns, pages })
+}

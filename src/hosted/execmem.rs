@@ -1,0 +1,61 @@
+//! Executable memory for the code cache: one memfd mapped twice, writable and executable,
+//! so that no page is ever both.
+
+use super::{Error, Result};
+use crate::cache::ExecMemory;
+
+pub fn alloc(size: usize) -> Result<ExecMemory> {
+    // SAFETY: plain system calls on a fresh memfd; results are checked.
+    unsafe {
+        let fd = libc::memfd_create(c"xdbt-code".as_ptr(), libc::MFD_CLOEXEC);
+        if fd < 0 {
+            return Err(Error::Os("memfd_create", std::io::Error::last_os_error()));
+        }
+        if libc::ftruncate(fd, size as libc::off_t) != 0 {
+            libc::close(fd);
+            return Err(Error::Os("ftruncate", std::io::Error::last_os_error()));
+        }
+        let rw = libc::mmap(core::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+        let rx = libc::mmap(core::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, fd, 0);
+        libc::close(fd);
+        if rw == libc::MAP_FAILED || rx == libc::MAP_FAILED {
+            return Err(Error::Os("mapping the code cache", std::io::Error::last_os_error()));
+        }
+        Ok(ExecMemory { rw: rw.cast(), rx: rx as u64, size })
+    }
+}
+
+/// # Safety
+/// `m` came from `alloc` and no code in it runs any more.
+pub unsafe fn free(m: ExecMemory) {
+    // SAFETY: per the contract, both views are ours to unmap.
+    unsafe {
+        libc::munmap(m.rw.cast(), m.size);
+        libc::munmap(m.rx as *mut libc::c_void, m.size);
+    }
+}
+
+/// Point this thread's GS base at `base` (the guest window).
+pub fn set_gs_base(base: u64) -> Result<()> {
+    const ARCH_SET_GS: i32 = 0x1001;
+    // SAFETY: arch_prctl(ARCH_SET_GS) only changes this thread's GS base, which neither
+    // Rust nor glibc use on x86-64 Linux.
+    let r = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_SET_GS, base) };
+    if r != 0 {
+        return Err(Error::Os("arch_prctl(ARCH_SET_GS)", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+pub struct MonotonicClock;
+
+impl crate::engine::Clock for MonotonicClock {
+    fn now_ns(&self) -> u64 {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes the timespec we pass.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+}
+
+pub static CLOCK: MonotonicClock = MonotonicClock;

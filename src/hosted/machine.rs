@@ -1,0 +1,127 @@
+//! One guest vCPU in this process: a window, a translation engine and the CPU state.
+
+use super::{Result, Window};
+use crate::cpu::seg::{SegReg, Segment};
+use crate::cpu::GuestCpu;
+use crate::engine::{Engine, Stats};
+use crate::exit::{Exit, Fault};
+use alloc::vec::Vec;
+
+/// Selectors a 32-bit process sees on an x86-64 Linux kernel (arch/x86/include/asm/segment.h).
+pub const LINUX_USER32_CS: u16 = 0x23;
+pub const LINUX_USER_DS: u16 = 0x2b;
+/// GDT_ENTRY_TLS_MIN for a compat task on x86-64: set_thread_area's entries 12..14.
+pub const LINUX_TLS_MIN: u32 = 12;
+pub const LINUX_TLS_ENTRIES: u32 = 3;
+
+/// Size of the code cache of one vCPU.
+const CODE_CACHE_SIZE: usize = 64 << 20;
+
+pub struct Machine {
+    pub mem: Window,
+    engine: Engine,
+    exec: crate::cache::ExecMemory,
+    /// Descriptor table used by segment loads (the GDT the guest cannot read).
+    pub gdt: Vec<u64>,
+}
+
+impl Machine {
+    pub fn new() -> Result<Machine> {
+        let mem = Window::new()?;
+        let exec = super::execmem::alloc(CODE_CACHE_SIZE)?;
+        let engine = Engine::new(exec, Some(&super::execmem::CLOCK));
+        // The poll page must be readable for translated code's block-entry loads.
+        // SAFETY: the page lies inside the window's reservation (GUARD_BELOW).
+        let r = unsafe { libc::mprotect(mem.poll_page().cast(), 4096, libc::PROT_READ) };
+        if r != 0 {
+            return Err(super::Error::Os("mprotect", std::io::Error::last_os_error()));
+        }
+        let mut m = Machine { mem, engine, exec, gdt: alloc::vec![0; 32] };
+        m.set_linux_user_segments();
+        Ok(m)
+    }
+
+    pub fn cpu(&self) -> &GuestCpu {
+        self.engine.cpu()
+    }
+
+    pub fn cpu_mut(&mut self) -> &mut GuestCpu {
+        self.engine.cpu_mut()
+    }
+
+    /// Flat user segments as a Linux i386 process starts with (CPL 3).
+    pub fn set_linux_user_segments(&mut self) {
+        // __USER32_CS: flat DPL3 code; __USER_DS: flat DPL3 data.
+        self.gdt[(LINUX_USER32_CS >> 3) as usize] = 0x00cf_fb00_0000_ffff;
+        self.gdt[(LINUX_USER_DS >> 3) as usize] = 0x00cf_f300_0000_ffff;
+        let cpu = self.engine.cpu_mut();
+        cpu.cpl = 3;
+        *cpu.seg_mut(SegReg::Cs) = Segment::flat(LINUX_USER32_CS, true, 3);
+        for s in [SegReg::Ds, SegReg::Es, SegReg::Ss] {
+            *cpu.seg_mut(s) = Segment::flat(LINUX_USER_DS, false, 3);
+        }
+        *cpu.seg_mut(SegReg::Fs) = Segment::default();
+        *cpu.seg_mut(SegReg::Gs) = Segment::default();
+    }
+
+    /// Install a raw 8-byte descriptor in the hidden GDT (set_thread_area).
+    pub fn set_gdt_entry(&mut self, index: u32, desc: u64) {
+        let i = index as usize;
+        if i >= self.gdt.len() {
+            self.gdt.resize(i + 1, 0);
+        }
+        self.gdt[i] = desc;
+        self.engine.descriptors_changed();
+    }
+
+    /// Load a segment register as `mov sreg, r16` would at the current CPL.
+    pub fn load_segment(&mut self, s: SegReg, selector: u16) -> core::result::Result<(), Fault> {
+        let gdt = &self.gdt;
+        self.engine.load_segment(s, selector, &|sel| {
+            gdt.get(usize::from(sel >> 3)).copied()
+        })
+    }
+
+    /// Run translated guest code until something needs the caller.
+    pub fn run(&mut self) -> Exit {
+        if let Err(e) = super::execmem::set_gs_base(self.mem.base() as u64) {
+            panic!("cannot point GS at the guest window: {e}");
+        }
+        let gdt = &self.gdt;
+        let ctx = self.engine.ctx_ptr();
+        let range = self.engine.code_range();
+        let exit_saved = self.engine.routines().exit_saved;
+        let engine = &mut self.engine;
+        let mem = &mut self.mem;
+        super::signals::with_current(ctx, range, exit_saved, || {
+            engine.run(mem, &|sel| {
+                if sel & 4 != 0 {
+                    return None; // no LDT
+                }
+                gdt.get(usize::from(sel >> 3)).copied().filter(|&d| d != 0)
+            })
+        })
+    }
+
+    pub fn stats(&self) -> &Stats {
+        self.engine.stats()
+    }
+
+    /// Ask a running vCPU to stop at its next block entry (from another thread or a
+    /// signal handler): closes the poll page.
+    pub fn poll_page(&self) -> *mut u8 {
+        self.mem.poll_page()
+    }
+
+    /// Drop every translation (e.g. after the caller rewrote code behind the window's back).
+    pub fn flush_code(&mut self) {
+        self.engine.flush();
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        // SAFETY: the engine is being dropped with the machine; no code runs any more.
+        unsafe { super::execmem::free(self.exec) };
+    }
+}

@@ -1,0 +1,422 @@
+//! The host CPU as the oracle for IA-32 semantics: runs a [`SnippetCase`] natively in a
+//! 32-bit helper process (`tests/native/runner.c`, built by `build.rs` with
+//! `gcc -m32 -static`) and reports the state at its first exception, for comparison with
+//! the translator's [`super::snippet`] result (cf. Xen's `tools/tests/x86_emulator`
+//! harness, QEMU's `tests/tcg/i386/test-i386.c`).
+//!
+//! One runner process serves any number of cases over a pipe; [`Oracle::run_many`]
+//! pipelines a batch (a writer thread feeds requests while the caller reads results).
+//!
+//! The wire protocol is defined at the top of `tests/native/runner.c` and mirrored here.
+//! Outcomes other than "the case stopped on an exception" are errors of the case, not of
+//! the transport:
+//! - the runner refused the case (bad region, overlap with the runner's own memory):
+//!   `io::ErrorKind::InvalidInput`;
+//! - the case ran for 1-2 s without an exception (endless loop): `io::ErrorKind::TimedOut`;
+//! - the case attempted a system call (refused by the runner's seccomp filter):
+//!   `io::ErrorKind::PermissionDenied`.
+//!
+//! Regions must lie in [`CASE_LO`, `CASE_HI`): the runner keeps itself out of that range.
+//! Code of a case must only touch memory in its regions or addresses that are unmapped in
+//! any process (the runner's own image sits below `CASE_LO`, its stack and vDSO above
+//! `CASE_HI`; a case that reaches them natively sees the runner, not a fault).
+
+use super::snippet::{SnippetCase, SnippetResult, Stop};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+/// Lowest address a case region may use.
+pub const CASE_LO: u32 = 0x1000_0000;
+/// End (exclusive) of the addresses case regions may use.
+pub const CASE_HI: u32 = 0x8000_0000;
+/// At most this many regions per case.
+pub const MAX_REGIONS: usize = 16;
+
+const PROTOCOL_VERSION: u32 = 1;
+const MAGIC_HELLO: u32 = u32::from_le_bytes(*b"XDBH");
+const MAGIC_REQ: u32 = u32::from_le_bytes(*b"XDBC");
+const MAGIC_RSP: u32 = u32::from_le_bytes(*b"XDBR");
+
+const STATUS_STOPPED: u32 = 0;
+const STATUS_REFUSED: u32 = 1;
+const STATUS_TIMEOUT: u32 = 2;
+const STATUS_SYSCALL: u32 = 3;
+
+/// The runner built by `build.rs` (empty when gcc -m32 failed).
+const BUILT_RUNNER: Option<&str> = option_env!("XDBT_NATIVE_RUNNER");
+
+/// A native runner process.
+pub struct Oracle {
+    child: Child,
+    stdin: Option<BufWriter<ChildStdin>>,
+    stdout: BufReader<ChildStdout>,
+}
+
+/// Path of the runner: `$XDBT_NATIVE_RUNNER` at run time, else the one `build.rs` built.
+pub fn runner_path() -> io::Result<String> {
+    let path = match std::env::var("XDBT_NATIVE_RUNNER") {
+        Ok(p) if !p.is_empty() => p,
+        _ => BUILT_RUNNER.unwrap_or_default().to_owned(),
+    };
+    if path.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "native runner not built: install gcc-multilib",
+        ));
+    }
+    Ok(path)
+}
+
+impl Oracle {
+    /// Start a runner process and check its greeting.
+    pub fn new() -> io::Result<Oracle> {
+        let path = runner_path()?;
+        let mut child = Command::new(&path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot start {path}: {e}")))?;
+        let stdin = child.stdin.take().map(|s| BufWriter::with_capacity(1 << 16, s));
+        let stdout = child.stdout.take().map(|s| BufReader::with_capacity(1 << 16, s));
+        let (Some(stdin), Some(stdout)) = (stdin, stdout) else {
+            return Err(io::Error::other("runner pipes missing"));
+        };
+        let mut o = Oracle { child, stdin: Some(stdin), stdout };
+        let hello = read_u32s::<4>(&mut o.stdout)?;
+        if hello[0] != MAGIC_HELLO || hello[1] != PROTOCOL_VERSION {
+            return Err(protocol("bad greeting"));
+        }
+        if hello[2] != CASE_LO || hello[3] != CASE_HI {
+            return Err(protocol("runner disagrees on the case address range"));
+        }
+        Ok(o)
+    }
+
+    /// Run one case natively.
+    pub fn run(&mut self, case: &SnippetCase) -> io::Result<SnippetResult> {
+        check_case(case)?;
+        let w = self.stdin.as_mut().ok_or_else(|| protocol("runner closed"))?;
+        write_request(w, case)?;
+        w.flush()?;
+        read_response(&mut self.stdout, case)?
+    }
+
+    /// Run a batch of cases, pipelined. The outer error is a broken runner (the oracle is
+    /// unusable afterwards); the inner ones are per case, as for [`Oracle::run`].
+    pub fn run_many(&mut self, cases: &[SnippetCase]) -> io::Result<Vec<io::Result<SnippetResult>>> {
+        let mut checked = Vec::with_capacity(cases.len());
+        for c in cases {
+            checked.push(check_case(c));
+        }
+        let w = self.stdin.as_mut().ok_or_else(|| protocol("runner closed"))?;
+        let r = &mut self.stdout;
+        std::thread::scope(|s| {
+            let writer = s.spawn(|| -> io::Result<()> {
+                for (c, ok) in cases.iter().zip(&checked) {
+                    if ok.is_ok() {
+                        write_request(w, c)?;
+                    }
+                }
+                w.flush()
+            });
+            let mut out = Vec::with_capacity(cases.len());
+            for (c, ok) in cases.iter().zip(&checked) {
+                match ok {
+                    Ok(()) => match read_response(r, c) {
+                        Ok(res) => out.push(res),
+                        Err(e) => {
+                            // The writer fails too once the runner is gone; report ours.
+                            let _ = writer.join();
+                            return Err(e);
+                        }
+                    },
+                    Err(e) => out.push(Err(io::Error::new(e.kind(), e.to_string()))),
+                }
+            }
+            match writer.join() {
+                Ok(res) => res?,
+                Err(_) => return Err(io::Error::other("oracle writer thread panicked")),
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl Drop for Oracle {
+    fn drop(&mut self) {
+        // End of input makes the runner exit; kill it in case it is stuck in a case.
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn protocol(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("native runner protocol: {what}"))
+}
+
+/// Refuse locally what the runner would refuse anyway, without a round trip.
+fn check_case(case: &SnippetCase) -> io::Result<()> {
+    if case.regions.len() > MAX_REGIONS {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many regions"));
+    }
+    for r in &case.regions {
+        let len = r.data.len() as u64;
+        if r.addr % 4096 != 0
+            || len % 4096 != 0
+            || len == 0
+            || r.addr < CASE_LO
+            || u64::from(r.addr) + len > u64::from(CASE_HI)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "region {:#x}+{len:#x} is not page aligned inside [{CASE_LO:#x}, {CASE_HI:#x})",
+                    r.addr
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn write_request(w: &mut impl Write, case: &SnippetCase) -> io::Result<()> {
+    let mut head = Vec::with_capacity(4 * (12 + 3 * case.regions.len()));
+    let n = u32::try_from(case.regions.len()).map_err(|_| protocol("region count"))?;
+    for v in [MAGIC_REQ, n].iter().chain(&case.regs).chain(&[case.eflags, case.entry]) {
+        head.extend_from_slice(&v.to_le_bytes());
+    }
+    for r in &case.regions {
+        let len = u32::try_from(r.data.len()).map_err(|_| protocol("region length"))?;
+        for v in [r.addr, len, u32::from(r.prot.bits())] {
+            head.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    w.write_all(&head)?;
+    for r in &case.regions {
+        w.write_all(&r.data)?;
+    }
+    Ok(())
+}
+
+fn read_u32s<const N: usize>(r: &mut impl Read) -> io::Result<[u32; N]> {
+    let mut b = [0u8; 4];
+    let mut out = [0u32; N];
+    for v in &mut out {
+        r.read_exact(&mut b).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                io::Error::new(e.kind(), "native runner died (see its stderr)")
+            } else {
+                e
+            }
+        })?;
+        *v = u32::from_le_bytes(b);
+    }
+    Ok(out)
+}
+
+/// Read one response. Outer error: transport; inner: the case's outcome.
+fn read_response(
+    r: &mut impl Read,
+    case: &SnippetCase,
+) -> io::Result<io::Result<SnippetResult>> {
+    let [magic, status] = read_u32s::<2>(r)?;
+    if magic != MAGIC_RSP {
+        return Err(protocol("bad response magic"));
+    }
+    if status == STATUS_REFUSED {
+        let [len] = read_u32s::<1>(r)?;
+        let mut msg = vec![0u8; len as usize];
+        r.read_exact(&mut msg)?;
+        let msg = String::from_utf8_lossy(&msg).into_owned();
+        return Ok(Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("native runner refused the case: {msg}"),
+        )));
+    }
+    let s = read_u32s::<13>(r)?;
+    let mut regs = [0u32; 8];
+    regs.copy_from_slice(&s[..8]);
+    let [eip, eflags, vector, error_code, cr2] = [s[8], s[9], s[10], s[11], s[12]];
+    let mut regions = Vec::with_capacity(case.regions.len());
+    for reg in &case.regions {
+        let mut data = vec![0u8; reg.data.len()];
+        r.read_exact(&mut data)?;
+        regions.push(data);
+    }
+    Ok(match status {
+        STATUS_STOPPED => {
+            let vector = u8::try_from(vector).map_err(|_| protocol("vector out of range"))?;
+            Ok(SnippetResult { regs, eip, eflags, stop: Stop { vector, error_code, cr2 }, regions })
+        }
+        STATUS_TIMEOUT => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("case timed out natively (endless loop?) at eip={eip:#010x}"),
+        )),
+        STATUS_SYSCALL => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("case made a system call natively before eip={eip:#010x}"),
+        )),
+        _ => return Err(protocol("unknown status")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hosted::snippet::Region;
+    use crate::mmu::Prot;
+
+    const CODE: u32 = 0x1000_0000;
+    const DATA: u32 = 0x2000_0000;
+    const STACK: u32 = 0x3000_0000;
+
+    fn case(code: &[u8], regs: [u32; 8]) -> SnippetCase {
+        let mut c = vec![0xccu8; 4096];
+        c[..code.len()].copy_from_slice(code);
+        SnippetCase {
+            regs,
+            eflags: 0,
+            entry: CODE,
+            regions: vec![
+                Region { addr: CODE, prot: Prot::RX, data: c },
+                Region { addr: DATA, prot: Prot::RW, data: vec![0; 8192] },
+                Region { addr: STACK, prot: Prot::RW, data: vec![0; 4096] },
+            ],
+        }
+    }
+
+    fn regs() -> [u32; 8] {
+        [0, 0, 0, 0, STACK + 0x800, 0, 0, 0]
+    }
+
+    fn oracle() -> Oracle {
+        Oracle::new().expect("native oracle")
+    }
+
+    #[test]
+    fn mov_imm_then_int3() {
+        // mov eax, 5; int3
+        let c = case(&[0xb8, 5, 0, 0, 0, 0xcc], regs());
+        let r = oracle().run(&c).unwrap();
+        assert_eq!(r.regs[0], 5);
+        assert_eq!(r.eip, CODE + 6);
+        assert_eq!(r.stop, Stop { vector: 3, error_code: 0, cr2: 0 });
+        assert_eq!(r.regions[0], c.regions[0].data);
+    }
+
+    #[test]
+    fn all_registers_and_flags_round_trip() {
+        let regs = [1, 2, 3, 4, STACK + 0x100, 6, 7, 8];
+        let mut c = case(&[0xcc], regs);
+        c.eflags = 0x0cd5; // every status flag and DF
+        let r = oracle().run(&c).unwrap();
+        assert_eq!(r.regs, regs);
+        assert_eq!(r.eflags & 0x0cd5, 0x0cd5);
+        c.eflags = 0;
+        let r = oracle().run(&c).unwrap();
+        assert_eq!(r.eflags & 0x0cd5, 0);
+    }
+
+    #[test]
+    fn store_shows_in_region_and_stack_untouched() {
+        // mov [ebx+4], eax; push eax; int3
+        let c = case(&[0x89, 0x43, 0x04, 0x50, 0xcc], [0x1234_5678, 0, 0, DATA, STACK + 0x800, 0, 0, 0]);
+        let r = oracle().run(&c).unwrap();
+        assert_eq!(&r.regions[1][4..8], &0x1234_5678u32.to_le_bytes());
+        assert_eq!(&r.regions[2][0x7fc..0x800], &0x1234_5678u32.to_le_bytes());
+        assert_eq!(r.regions[2][..0x7fc], [0u8; 0x7fc][..]);
+        assert_eq!(r.regs[4], STACK + 0x7fc);
+    }
+
+    #[test]
+    fn load_from_unmapped_page_faults() {
+        // mov eax, [0x50000010]
+        let c = case(&[0xa1, 0x10, 0, 0, 0x50, 0xcc], regs());
+        let r = oracle().run(&c).unwrap();
+        println!("read of unmapped page: {:x?}", r.stop);
+        assert_eq!(r.eip, CODE);
+        // Linux reports the hardware error code: user-mode read of a not-present page.
+        assert_eq!(r.stop, Stop { vector: 14, error_code: 4, cr2: 0x5000_0010 });
+    }
+
+    #[test]
+    fn write_to_read_only_page_faults() {
+        // mov [0x10000800], eax (the code page, RX)
+        let c = case(&[0xa3, 0x00, 0x08, 0, 0x10, 0xcc], regs());
+        let r = oracle().run(&c).unwrap();
+        println!("write to RX page: {:x?}", r.stop);
+        assert_eq!(r.stop, Stop { vector: 14, error_code: 7, cr2: 0x1000_0800 });
+    }
+
+    #[test]
+    fn divide_by_zero() {
+        // xor ecx, ecx; div ecx
+        let c = case(&[0x31, 0xc9, 0xf7, 0xf1, 0xcc], regs());
+        let r = oracle().run(&c).unwrap();
+        println!("div by zero: {:x?}", r.stop);
+        assert_eq!(r.stop, Stop { vector: 0, error_code: 0, cr2: 0 });
+        assert_eq!(r.eip, CODE + 2);
+    }
+
+    #[test]
+    fn ud2_and_hlt() {
+        let mut o = oracle();
+        let r = o.run(&case(&[0x0f, 0x0b], regs())).unwrap();
+        assert_eq!((r.stop.vector, r.eip), (6, CODE));
+        let r = o.run(&case(&[0xf4], regs())).unwrap();
+        println!("hlt: {:x?}", r.stop);
+        assert_eq!((r.stop.vector, r.stop.error_code, r.eip), (13, 0, CODE));
+    }
+
+    #[test]
+    fn endless_loop_times_out() {
+        // jmp $
+        let mut o = oracle();
+        let e = o.run(&case(&[0xeb, 0xfe], regs())).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+        // The runner is still usable.
+        assert_eq!(o.run(&case(&[0xcc], regs())).unwrap().eip, CODE + 1);
+    }
+
+    #[test]
+    fn system_call_is_refused() {
+        // mov eax, 1 (exit); int 0x80
+        let mut o = oracle();
+        let e = o.run(&case(&[0xb8, 1, 0, 0, 0, 0xcd, 0x80, 0xcc], regs())).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+        assert_eq!(o.run(&case(&[0xcc], regs())).unwrap().eip, CODE + 1);
+    }
+
+    #[test]
+    fn bad_cases_are_refused() {
+        let mut o = oracle();
+        let mut c = case(&[0xcc], regs());
+        c.regions[1].addr = 0x0804_8000; // the runner's own image
+        assert_eq!(o.run(&c).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        let mut c = case(&[0xcc], regs());
+        c.regions[1].addr = CODE; // overlaps the code region
+        let e = o.run(&c).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        assert_eq!(o.run(&case(&[0xcc], regs())).unwrap().eip, CODE + 1);
+    }
+
+    #[test]
+    fn batch_matches_single_runs() {
+        let mut o = oracle();
+        let cases: Vec<SnippetCase> = (0..300u32)
+            .map(|i| {
+                // mov eax, i; add [ebx], eax; div ecx (ecx = i % 3: #DE sometimes); int3
+                let mut code = vec![0xb8];
+                code.extend_from_slice(&i.to_le_bytes());
+                code.extend_from_slice(&[0x01, 0x03, 0xf7, 0xf1, 0xcc]);
+                case(&code, [0, i % 3, 0, DATA + 4 * i, STACK + 0x800, 0, 0, 0])
+            })
+            .collect();
+        let batch = o.run_many(&cases).unwrap();
+        for (c, b) in cases.iter().zip(batch) {
+            assert_eq!(b.unwrap(), o.run(c).unwrap());
+        }
+    }
+}
