@@ -100,12 +100,13 @@ pub fn getcwd(buf: &mut [u8]) -> Result<u32> {
     cvt(unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) })
 }
 
-/// Path-only syscalls: `(dirfd, path, int)` shaped calls such as mkdirat, unlinkat,
-/// faccessat, fchmodat.
-pub fn path_call(nr: libc::c_long, dirfd: i32, path: &CStr, a: libc::c_long, b: libc::c_long) -> Result<u32> {
+/// Path syscalls `(dirfd, path, ints...)` such as mkdirat, unlinkat, faccessat, fchmodat,
+/// fchownat (at most three integers after the path).
+pub fn path_call(nr: libc::c_long, dirfd: i32, path: &CStr, ints: &[libc::c_long]) -> Result<u32> {
+    let g = |i: usize| ints.get(i).copied().unwrap_or(0);
     // SAFETY: the only pointer is `path`, NUL-terminated; the caller picks `nr` among
     // syscalls whose remaining arguments are integers.
-    cvt(unsafe { libc::syscall(nr, dirfd, path.as_ptr(), a, b) })
+    cvt(unsafe { libc::syscall(nr, dirfd, path.as_ptr(), g(0), g(1), g(2)) })
 }
 
 /// Two-path syscalls `(olddirfd, old, newdirfd, new, flags)`: renameat2, linkat.
@@ -273,6 +274,24 @@ pub fn fcntl_lock(fd: i32, cmd: i32, fl: &mut libc::flock) -> Result<u32> {
     // SAFETY: `cmd` is one of the F_*LK commands, whose argument is a `struct flock`; `fl` is
     // ours.
     cvt(unsafe { libc::fcntl(fd, cmd, fl as *mut libc::flock) }.into())
+}
+
+pub fn sendfile(out: i32, inp: i32, off: Option<&mut i64>, count: usize) -> Result<u32> {
+    let o = off.map_or(core::ptr::null_mut(), |o| o as *mut i64);
+    // SAFETY: `o` is null or an offset of ours; no other memory is involved.
+    cvt(unsafe { libc::sendfile(out, inp, o, count) } as libc::c_long)
+}
+
+pub fn statfs(path: Option<&CStr>, fd: i32) -> Result<libc::statfs> {
+    // SAFETY: statfs is plain old data; all-zero is a valid value.
+    let mut s: libc::statfs = unsafe { core::mem::zeroed() };
+    let r = match path {
+        // SAFETY: `p` is NUL-terminated; `s` is a local.
+        Some(p) => unsafe { libc::statfs(p.as_ptr(), &mut s) },
+        // SAFETY: `s` is a local.
+        None => unsafe { libc::fstatfs(fd, &mut s) },
+    };
+    cvt(r.into()).map(|_| s)
 }
 
 pub fn fork() -> Result<u32> {
