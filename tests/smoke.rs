@@ -58,3 +58,37 @@ fn page_fault_is_precise() {
     assert_eq!(res.eip, 0x1000_0005);
     assert_eq!(res.regs[0], 1);
 }
+
+#[test]
+fn endless_loop_stops() {
+    use std::time::Duration;
+    let mut r = SnippetRunner::new().unwrap();
+    let c = case(&[0xeb, 0xfe], [0; 8]); // jmp $
+    // Prime the machine with the case, then run it with a time limit.
+    let m = r.machine();
+    for reg in &c.regions {
+        m.mem.map(xdbt::mmu::GuestAddr(reg.addr), reg.data.len() as u64, reg.prot).unwrap();
+        m.mem.poke(xdbt::mmu::GuestAddr(reg.addr), &reg.data).unwrap();
+    }
+    m.cpu_mut().eip = c.entry;
+    assert_eq!(m.run_for(Duration::from_millis(50)), xdbt::Exit::Stopped);
+    assert_eq!(m.cpu().eip, c.entry);
+}
+
+#[test]
+fn self_modifying_code() {
+    let mut r = SnippetRunner::new().unwrap();
+    // The code page is writable: mov byte [target+1], 42 ; target: mov eax, 0 ; int3
+    // (the store patches the immediate of the next instruction, already translated in the
+    // same block).
+    let code = [
+        0xc6, 0x05, 0x08, 0x00, 0x00, 0x10, 42, // mov byte [0x10000008], 42
+        0xb8, 0, 0, 0, 0, // mov eax, 0   (at 0x10000007; imm at +8)
+        0xcc,
+    ];
+    let mut c = case(&code, [0; 8]);
+    c.regions[0].prot = xdbt::mmu::Prot::RWX;
+    let res = r.run(&c);
+    assert_eq!(res.stop.vector, 3);
+    assert_eq!(res.regs[0], 42);
+}

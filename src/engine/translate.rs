@@ -266,7 +266,7 @@ pub fn translate_block(
     let env = SegEnv { seg: segs };
     let mut e = BlockEmitter::new(at, routines);
     let mut helpers = Vec::new();
-    e.entry();
+    e.entry(block.start);
     let mut ended = false;
     for gi in &block.insns {
         let g = &gi.insn;

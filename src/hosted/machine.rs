@@ -84,6 +84,15 @@ impl Machine {
 
     /// Run translated guest code until something needs the caller.
     pub fn run(&mut self) -> Exit {
+        let exit = self.run_inner();
+        if exit == Exit::Stopped {
+            // Re-open the poll page for the next run.
+            self.stop_handle().clear();
+        }
+        exit
+    }
+
+    fn run_inner(&mut self) -> Exit {
         if let Err(e) = super::execmem::set_gs_base(self.mem.base() as u64) {
             panic!("cannot point GS at the guest window: {e}");
         }
@@ -107,10 +116,27 @@ impl Machine {
         self.engine.stats()
     }
 
-    /// Ask a running vCPU to stop at its next block entry (from another thread or a
-    /// signal handler): closes the poll page.
-    pub fn poll_page(&self) -> *mut u8 {
-        self.mem.poll_page()
+    /// A handle that makes `run` return `Exit::Stopped` at the next block entry; it may be
+    /// used from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle { poll_page: self.mem.poll_page() as usize }
+    }
+
+    /// `run`, but return `Exit::Stopped` once `limit` has passed (guest code that never
+    /// leaves translated code, such as `jmp $`, ends too).
+    pub fn run_for(&mut self, limit: std::time::Duration) -> Exit {
+        let stop = self.stop_handle();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                if rx.recv_timeout(limit).is_err() {
+                    stop.request_stop();
+                }
+            });
+            let exit = self.run();
+            let _ = tx.send(());
+            exit
+        })
     }
 
     /// Drop every translation (e.g. after the caller rewrote code behind the window's back).
@@ -123,5 +149,24 @@ impl Drop for Machine {
     fn drop(&mut self) {
         // SAFETY: the engine is being dropped with the machine; no code runs any more.
         unsafe { super::execmem::free(self.exec) };
+    }
+}
+
+/// Stops a running vCPU by closing its poll page (see `backend::x64::BlockEmitter::entry`).
+#[derive(Clone, Copy, Debug)]
+pub struct StopHandle {
+    poll_page: usize,
+}
+
+impl StopHandle {
+    pub fn request_stop(&self) {
+        // SAFETY: the poll page is a page of the window reservation that only ever holds
+        // PROT_NONE or PROT_READ anonymous memory.
+        unsafe { libc::mprotect(self.poll_page as *mut libc::c_void, 4096, libc::PROT_NONE) };
+    }
+
+    fn clear(&self) {
+        // SAFETY: as in `request_stop`.
+        unsafe { libc::mprotect(self.poll_page as *mut libc::c_void, 4096, libc::PROT_READ) };
     }
 }

@@ -15,6 +15,7 @@ use iced_x86::{
 };
 use std::fmt::Write as _;
 use std::io;
+use std::rc::Rc;
 use xdbt::hosted::oracle::Oracle;
 use xdbt::hosted::snippet::{Region, SnippetCase, SnippetResult, SnippetRunner, COMPARED_FLAGS};
 use xdbt::Prot;
@@ -64,23 +65,38 @@ const FLAG_NAMES: [(u32, &str); 8] = [
 ];
 
 /// Initial state of a case apart from its code: registers, flags, data and stack contents,
-/// and any extra regions.
+/// extra regions, and where the code goes. Memory contents are shared between setups until
+/// changed, so tables of thousands of rows stay small.
 #[derive(Clone, Debug)]
 pub struct Setup {
     pub regs: [u32; 8],
     pub eflags: u32,
-    pub data: Vec<u8>,
-    pub stack: Vec<u8>,
+    pub data: Rc<Vec<u8>>,
+    pub stack: Rc<Vec<u8>>,
     pub extra: Vec<Region>,
+    /// The code starts at `CODE + code_off` (to end it at a page boundary, say).
+    pub code_off: u32,
+}
+
+thread_local! {
+    static DEFAULT_DATA: Rc<Vec<u8>> =
+        // Recognisable data: byte i of the data region is i * 7 + 3.
+        Rc::new((0..DATA_LEN).map(|i| (i * 7 + 3) as u8).collect());
+    static DEFAULT_STACK: Rc<Vec<u8>> = Rc::new(vec![0; STACK_LEN]);
 }
 
 impl Default for Setup {
     fn default() -> Self {
         let mut regs = [0; 8];
         regs[ESP] = STACK_TOP;
-        // Recognisable data: byte i of the data region is i * 7 + 3.
-        let data = (0..DATA_LEN).map(|i| (i * 7 + 3) as u8).collect();
-        Setup { regs, eflags: 0, data, stack: vec![0; STACK_LEN], extra: Vec::new() }
+        Setup {
+            regs,
+            eflags: 0,
+            data: DEFAULT_DATA.with(Rc::clone),
+            stack: DEFAULT_STACK.with(Rc::clone),
+            extra: Vec::new(),
+            code_off: 0,
+        }
     }
 }
 
@@ -97,36 +113,51 @@ impl Setup {
         self.eflags = f;
         self
     }
-    pub fn data_u32(mut self, off: usize, v: u32) -> Self {
-        self.data[off..off + 4].copy_from_slice(&v.to_le_bytes());
-        self
+    pub fn data_u32(self, off: usize, v: u32) -> Self {
+        self.data_bytes(off, &v.to_le_bytes())
     }
     pub fn data_bytes(mut self, off: usize, b: &[u8]) -> Self {
-        self.data[off..off + b.len()].copy_from_slice(b);
+        Rc::make_mut(&mut self.data)[off..off + b.len()].copy_from_slice(b);
         self
     }
+    /// Store a dword on the stack region at absolute address `addr`.
     pub fn stack_u32(mut self, addr: u32, v: u32) -> Self {
         let off = (addr - STACK) as usize;
-        self.stack[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        Rc::make_mut(&mut self.stack)[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn fill_stack_u32(mut self, v: u32) -> Self {
+        for w in Rc::make_mut(&mut self.stack).chunks_mut(4) {
+            w.copy_from_slice(&v.to_le_bytes());
+        }
         self
     }
     pub fn region(mut self, addr: u32, prot: Prot, data: Vec<u8>) -> Self {
         self.extra.push(Region { addr, prot, data });
         self
     }
+    pub fn code_at(mut self, off: u32) -> Self {
+        self.code_off = off;
+        self
+    }
+    /// Where the code starts.
+    pub fn entry(&self) -> u32 {
+        CODE + self.code_off
+    }
 
-    /// The case running `code` at [`CODE`] (padded with `int3`).
+    /// The case running `code` at [`Setup::entry`] (the code region is padded with `int3`).
     pub fn case(&self, code: &[u8]) -> SnippetCase {
-        assert!(code.len() <= CODE_LEN, "code too long");
+        let off = self.code_off as usize;
+        assert!(off + code.len() <= CODE_LEN, "code too long");
         let mut c = vec![0xccu8; CODE_LEN];
-        c[..code.len()].copy_from_slice(code);
+        c[off..off + code.len()].copy_from_slice(code);
         let mut regions = vec![
             Region { addr: CODE, prot: Prot::RX, data: c },
-            Region { addr: DATA, prot: Prot::RW, data: self.data.clone() },
-            Region { addr: STACK, prot: Prot::RW, data: self.stack.clone() },
+            Region { addr: DATA, prot: Prot::RW, data: self.data.to_vec() },
+            Region { addr: STACK, prot: Prot::RW, data: self.stack.to_vec() },
         ];
         regions.extend(self.extra.iter().cloned());
-        SnippetCase { regs: self.regs, eflags: self.eflags, entry: CODE, regions }
+        SnippetCase { regs: self.regs, eflags: self.eflags, entry: self.entry(), regions }
     }
 }
 

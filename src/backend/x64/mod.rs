@@ -184,7 +184,8 @@ impl<'a> BlockEmitter<'a> {
 
     /// Block entry: a load from the poll page (it faults when a stop is requested), padded
     /// to `ENTRY_SIZE` so that invalidation can overwrite it.
-    pub fn entry(&mut self) {
+    pub fn entry(&mut self, guest_eip: u32) {
+        self.mark(guest_eip);
         let start = self.buf.offset().0;
         // mov r14b, gs:[POLL_DISP] (absolute disp32 via SIB, 64-bit address size)
         self.buf.extend(&[0x65, 0x44, 0x8a, 0x34, 0x25]);
