@@ -92,3 +92,50 @@ fn self_modifying_code() {
     assert_eq!(res.stop.vector, 3);
     assert_eq!(res.regs[0], 42);
 }
+
+#[test]
+fn calls_that_never_return_do_not_exhaust_the_host() {
+    // mov ecx, 200000 ; L: call L2 ; L2: loop L ; int3 -- 200,000 pending calls, far more
+    // host call frames than the frame stack holds.
+    let code = [0xb9, 0x40, 0x0d, 0x03, 0x00, 0xe8, 0, 0, 0, 0, 0xe2, 0xf9, 0xcc];
+    let mut c = case(&code, [0, 0, 0, 0, 0x3010_0000, 0, 0, 0]);
+    c.regions.push(Region { addr: 0x3000_0000, prot: Prot::RW, data: vec![0; 0x10_0000] });
+    let mut r = SnippetRunner::new().unwrap();
+    let res = r.run(&c);
+    assert_eq!(res.stop.vector, 3);
+    assert_eq!(res.regs[1], 0);
+    assert_eq!(res.regs[4], 0x3010_0000 - 4 * 200_000);
+}
+
+#[test]
+fn recursion_returns_through_host_frames() {
+    // fib(20) recursive: f: cmp eax,2 ; jb ret ; push eax ; dec eax ; call f ; mov ecx,eax ;
+    // pop eax ; push ecx ; sub eax,2 ; call f ; pop ecx ; add eax,ecx ; ret
+    let f = 0x1000_0010u32;
+    let mut code = vec![0xb8, 20, 0, 0, 0]; // mov eax, 20
+    let rel = f.wrapping_sub(0x1000_0005 + 5);
+    code.push(0xe8);
+    code.extend_from_slice(&rel.to_le_bytes()); // call f
+    code.push(0xcc);
+    code.resize(0x10, 0x90);
+    let body: [u8; 27] = [
+        0x83, 0xf8, 0x02, // cmp eax, 2
+        0x72, 0x16, // jb +0x16 -> ret
+        0x50, // push eax
+        0x48, // dec eax
+        0xe8, 0xf4, 0xff, 0xff, 0xff, // call f (rel -12)
+        0x89, 0xc1, // mov ecx, eax
+        0x58, // pop eax
+        0x51, // push ecx
+        0x83, 0xe8, 0x02, // sub eax, 2
+        0xe8, 0xe8, 0xff, 0xff, 0xff, // call f
+        0x59, // pop ecx
+        0x01, 0xc8, // add eax, ecx
+    ];
+    code.extend_from_slice(&body);
+    code.push(0xc3); // ret
+    let mut r = SnippetRunner::new().unwrap();
+    let res = r.run(&case(&code, [0, 0, 0, 0, 0x2000_2000, 0, 0, 0]));
+    assert_eq!(res.stop.vector, 3, "{res:?}");
+    assert_eq!(res.regs[0], 6765);
+}

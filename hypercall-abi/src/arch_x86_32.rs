@@ -367,8 +367,8 @@ pub const HYPERCALL_SLOT_SIZE: usize = 32;
 pub const HYPERCALL_SLOTS: usize = 4096 / HYPERCALL_SLOT_SIZE;
 /// Filler for everything outside the stubs: `int3`.
 pub const HYPERCALL_PAGE_FILL: u8 = 0xcc;
-/// Guest `wrmsr` to this MSR with the page's guest-physical address asks Xen
-/// to write the hypercall page (the Xen CPUID leaves advertise it).
+/// A guest `wrmsr` of `frame << 12` to this MSR (the base Xen's CPUID leaf
+/// 0x40000x02 reports) asks Xen to write the hypercall page into that frame.
 pub const HYPERCALL_PAGE_MSR: u32 = 0x4000_0000;
 
 /// The 32 bytes of slot `nr`: `mov $nr,%eax; int $0x82; ret`, then int3.

@@ -343,8 +343,8 @@ pub const GNTTAB_CACHE_INVAL: u32 = 1 << 1;
 pub const GNTTAB_CACHE_SOURCE_GREF: u32 = 1 << 31;
 
 /// `gnttab_cache_flush.a`: a grant ref with GNTTAB_CACHE_SOURCE_GREF, else a
-/// bus address. packed(4): i386 aligns its u64 to 4. Reading `r#ref` is safe
-/// in practice (both members cover bytes 0-3) but reads stay `unsafe` like C.
+/// bus address. packed(4): i386 aligns its u64 to 4. The members differ in
+/// size, so reads stay `unsafe`.
 #[repr(C, packed(4))]
 #[derive(Clone, Copy)]
 pub union GnttabCacheFlushA {

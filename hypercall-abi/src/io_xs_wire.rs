@@ -120,7 +120,10 @@ pub fn xsd_error_string(errnum: i32) -> &'static str {
 
 /// The errno for a wire error string, if the table has it.
 pub fn xsd_error_errno(s: &str) -> Option<i32> {
-    XSD_ERRORS.iter().find(|e| e.errstring == s).map(|e| e.errnum)
+    XSD_ERRORS
+        .iter()
+        .find(|e| e.errstring == s)
+        .map(|e| e.errnum)
 }
 
 /// `struct xsd_sockmsg`: the 16-byte header of every message.

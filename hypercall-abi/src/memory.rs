@@ -30,7 +30,8 @@ pub const fn xenmemf_get_address_bits(flags: u32) -> u32 {
 }
 /// `XENMEMF_node`.
 pub const fn xenmemf_node(node: u32) -> u32 {
-    (node + 1) << 8
+    // Wrapping, as the C macro's unsigned arithmetic does.
+    node.wrapping_add(1) << 8
 }
 /// `XENMEMF_get_node`.
 pub const fn xenmemf_get_node(flags: u32) -> u32 {

@@ -226,8 +226,8 @@ pub const MMUEXT_UNMARK_SUPER: u32 = 20;
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub union MmuextOpArg1 {
-    /// [UN]PIN_TABLE, NEW_BASEPTR, NEW_USER_BASEPTR, CLEAR_PAGE, COPY_PAGE,
-    /// [UN]MARK_SUPER.
+    /// `PIN_*_TABLE`, `UNPIN_TABLE`, `NEW_BASEPTR`, `NEW_USER_BASEPTR`, `CLEAR_PAGE`,
+    /// `COPY_PAGE`, `MARK_SUPER`, `UNMARK_SUPER`.
     pub mfn: XenPfn,
     /// INVLPG_LOCAL, INVLPG_ALL, SET_LDT.
     pub linear_addr: XenUlong,
@@ -380,8 +380,8 @@ pub const XEN_PVCLOCK_GUEST_STOPPED: u8 = 1 << 1;
 
 /// `struct vcpu_time_info` (32 bytes).
 ///
-/// packed(4) to give it i386's 4-byte alignment: it is embedded in vcpu_info
-/// and registered at 4-byte aligned addresses by VCPUOP_register_vcpu_time_memory_area.
+/// packed(4): its u64s are only 4-aligned on i386, so the struct is too; with
+/// natural alignment every struct embedding it would change alignment.
 #[repr(C, packed(4))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VcpuTimeInfo {
@@ -499,7 +499,7 @@ impl Eq for StartInfoConsole {}
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StartInfo {
-    /// "xen-<version>-<platform>", e.g. "xen-3.0-x86_32p".
+    /// `"xen-<version>-<platform>"`, e.g. "xen-3.0-x86_32p".
     pub magic: [u8; 32],
     pub nr_pages: XenUlong,
     /// Machine address (not frame) of the shared_info page.

@@ -55,8 +55,11 @@ pub struct HostFault {
 #[repr(C, align(64))]
 pub struct JitContext {
     pub cpu: GuestCpu,
-    /// Host RSP of the run loop's frame, restored by every exit.
+    /// Host RSP of the run loop's frame, restored by every exit; helpers run below it.
     pub host_rsp: u64,
+    /// Top of the stack translated code runs on. Guest calls push host return frames
+    /// there, so that guest `ret` becomes a host `ret` the return predictor gets right.
+    pub jit_stack_top: u64,
     /// The guest's arithmetic flags in RFLAGS form, moved between host RFLAGS and here.
     pub host_flags: u64,
     pub exit_kind: u32,
@@ -87,6 +90,7 @@ pub mod off {
     }
     pub const EIP: i32 = (offset_of!(JitContext, cpu) + offset_of!(GuestCpu, eip)) as i32;
     pub const HOST_RSP: i32 = offset_of!(JitContext, host_rsp) as i32;
+    pub const JIT_STACK_TOP: i32 = offset_of!(JitContext, jit_stack_top) as i32;
     pub const HOST_FLAGS: i32 = offset_of!(JitContext, host_flags) as i32;
     pub const EXIT_KIND: i32 = offset_of!(JitContext, exit_kind) as i32;
     pub const EXIT_ARG: i32 = offset_of!(JitContext, exit_arg) as i32;

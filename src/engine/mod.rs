@@ -59,8 +59,18 @@ pub trait Clock {
 /// Reads 8-byte descriptors for segment loads: selector -> descriptor, None past the limit.
 pub type DescriptorFn<'a> = &'a dyn Fn(u16) -> Option<u64>;
 
+/// The stack translated code runs on (host call frames for guest calls), with an
+/// inaccessible guard range below it.
+#[derive(Clone, Copy, Debug)]
+pub struct JitStack {
+    pub top: u64,
+    pub guard_lo: u64,
+    pub guard_hi: u64,
+}
+
 pub struct Engine {
     ctx: Box<JitContext>,
+    stack: JitStack,
     cache: CodeCache,
     routines: Routines,
     stats: Stats,
@@ -79,7 +89,7 @@ pub(crate) struct HelperEnv<'a> {
 impl Engine {
     /// `exec` is the executable memory for the code cache; `gs_base` is not needed here (the
     /// host sets it) but the window's poll page must be readable.
-    pub fn new(exec: ExecMemory, clock: Option<&'static dyn Clock>) -> Engine {
+    pub fn new(exec: ExecMemory, stack: JitStack, clock: Option<&'static dyn Clock>) -> Engine {
         let mut buf = CodeBuffer::new();
         let routines = x64::emit_routines(&mut buf, exec.rx);
         let mut cache = CodeCache::new(exec);
@@ -88,8 +98,10 @@ impl Engine {
         // all-zero pattern is a valid value for every field and `init` fills the rest.
         let mut ctx: Box<JitContext> = unsafe { Box::new_zeroed().assume_init() };
         ctx.cpu = GuestCpu::default();
+        ctx.jit_stack_top = stack.top & !15;
         let mut e = Engine {
             ctx,
+            stack,
             cache,
             routines,
             stats: Stats::default(),
@@ -273,6 +285,10 @@ impl Engine {
         self.apply_pc_map(&pm, hf.r14);
         let base = mem.host_base() as u64;
         let vector = match hf.trapno {
+            14 if hf.addr >= self.stack.guard_lo && hf.addr < self.stack.guard_hi => {
+                // Too many host call frames: restart the call on a fresh frame stack.
+                return None;
+            }
             14 => {
                 if hf.addr >= base.wrapping_sub(4096) && hf.addr < base {
                     // The poll page: a stop request, at a block entry.

@@ -181,16 +181,18 @@ fn emit_insn(
             if word {
                 return Err(CopyError::Interpret);
             }
+            e.host_call_frame_push(next);
             asm!(e.buf ; gs mov DWORD [r12d - 4], next as i32 ; lea r12d, [r12 - 4]);
-            e.jmp_exit(g.near_branch32());
+            e.call_exit(g.near_branch32(), next);
         }
         Class::CallInd => {
             if word {
                 return Err(CopyError::Interpret);
             }
             load_rm_into_r14(e, g, segs)?;
+            e.host_call_frame_push(next);
             asm!(e.buf ; gs mov DWORD [r12d - 4], next as i32 ; lea r12d, [r12 - 4]);
-            e.indirect();
+            e.call_indirect(next);
         }
         Class::JmpRel => e.jmp_exit(g.near_branch32()),
         Class::JmpInd => {
@@ -226,7 +228,7 @@ fn emit_insn(
             }
             let extra = if g.op_count() > 0 { i32::from(g.immediate16()) } else { 0 };
             asm!(e.buf ; gs mov r14d, [r12d] ; lea r12d, [r12 + 4 + extra]);
-            e.indirect();
+            e.ret();
         }
         Class::Leave => {
             if word {

@@ -59,3 +59,34 @@ impl crate::engine::Clock for MonotonicClock {
 }
 
 pub static CLOCK: MonotonicClock = MonotonicClock;
+
+/// A stack for translated code with a guard page below it.
+pub fn alloc_stack(size: usize) -> Result<crate::engine::JitStack> {
+    let guard = 4096;
+    // SAFETY: a fresh private mapping; the guard page is made inaccessible below.
+    unsafe {
+        let p = libc::mmap(
+            core::ptr::null_mut(),
+            size + guard,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return Err(Error::Os("mapping the translated-code stack", std::io::Error::last_os_error()));
+        }
+        if libc::mprotect(p, guard, libc::PROT_NONE) != 0 {
+            return Err(Error::Os("mprotect", std::io::Error::last_os_error()));
+        }
+        let lo = p as u64;
+        Ok(crate::engine::JitStack { top: lo + (size + guard) as u64, guard_lo: lo, guard_hi: lo + guard as u64 })
+    }
+}
+
+/// # Safety
+/// `s` came from `alloc_stack` and no code runs on it any more.
+pub unsafe fn free_stack(s: crate::engine::JitStack) {
+    // SAFETY: per the contract, the whole mapping (guard included) is ours.
+    unsafe { libc::munmap(s.guard_lo as *mut libc::c_void, (s.top - s.guard_lo) as usize) };
+}

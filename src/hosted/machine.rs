@@ -16,11 +16,14 @@ pub const LINUX_TLS_ENTRIES: u32 = 3;
 
 /// Size of the code cache of one vCPU.
 const CODE_CACHE_SIZE: usize = 64 << 20;
+/// Host call frames of translated guest calls: 16 bytes per pending guest call.
+const JIT_STACK_SIZE: usize = 1 << 20;
 
 pub struct Machine {
     pub mem: Window,
     engine: Engine,
     exec: crate::cache::ExecMemory,
+    stack: crate::engine::JitStack,
     /// Descriptor table used by segment loads (the GDT the guest cannot read).
     pub gdt: Vec<u64>,
 }
@@ -29,14 +32,15 @@ impl Machine {
     pub fn new() -> Result<Machine> {
         let mem = Window::new()?;
         let exec = super::execmem::alloc(CODE_CACHE_SIZE)?;
-        let engine = Engine::new(exec, Some(&super::execmem::CLOCK));
+        let stack = super::execmem::alloc_stack(JIT_STACK_SIZE)?;
+        let engine = Engine::new(exec, stack, Some(&super::execmem::CLOCK));
         // The poll page must be readable for translated code's block-entry loads.
         // SAFETY: the page lies inside the window's reservation (GUARD_BELOW).
         let r = unsafe { libc::mprotect(mem.poll_page().cast(), 4096, libc::PROT_READ) };
         if r != 0 {
             return Err(super::Error::Os("mprotect", std::io::Error::last_os_error()));
         }
-        let mut m = Machine { mem, engine, exec, gdt: alloc::vec![0; 32] };
+        let mut m = Machine { mem, engine, exec, stack, gdt: alloc::vec![0; 32] };
         m.set_linux_user_segments();
         Ok(m)
     }
@@ -148,7 +152,10 @@ impl Machine {
 impl Drop for Machine {
     fn drop(&mut self) {
         // SAFETY: the engine is being dropped with the machine; no code runs any more.
-        unsafe { super::execmem::free(self.exec) };
+        unsafe {
+            super::execmem::free(self.exec);
+            super::execmem::free_stack(self.stack);
+        }
     }
 }
 

@@ -71,6 +71,11 @@ impl SnippetRunner {
     }
 
     pub fn run(&mut self, case: &SnippetCase) -> SnippetResult {
+        self.run_limited(case, std::time::Duration::from_secs(2))
+    }
+
+    /// `run` with a time limit: code that never stops ends with vector 0xff.
+    pub fn run_limited(&mut self, case: &SnippetCase, limit: std::time::Duration) -> SnippetResult {
         for (a, l) in self.mapped.drain(..) {
             let _ = self.m.mem.unmap(GuestAddr(a), l);
         }
@@ -88,7 +93,7 @@ impl SnippetRunner {
             cpu.eip = case.entry;
             cpu.eflags = (case.eflags & (0x0cd5 | 0x400)) | 0x202;
         }
-        let stop = match self.m.run() {
+        let stop = match self.m.run_for(limit) {
             Exit::Fault(f) => Stop { vector: f.vector as u8, error_code: f.error_code, cr2: if f.vector == crate::exit::Vector::PF { f.cr2 } else { 0 } },
             Exit::SoftInt { vector, len } => match vector {
                 // Gates that are DPL3 on Linux: int3 and into traps; 0x80 is a system call

@@ -25,6 +25,10 @@ pub const HOST_REG: [u8; 8] = [0, 1, 2, 3, 12, 5, 6, 7];
 /// Host register holding guest ESP.
 pub const ESP_HOST: u8 = 12;
 
+/// The guest-EIP slot of the bottom host frame: no sign-extended 32-bit value equals it,
+/// so a `ret` with no matching `call` frame always takes the IBTC path.
+pub const NO_FRAME: i64 = 0x7fff_ffff_0000_0000;
+
 /// Size of the patchable block entry (poll load + padding).
 pub const ENTRY_SIZE: usize = 16;
 /// Offset of the poll page relative to the GS base (the page below the window).
@@ -115,6 +119,10 @@ pub fn emit_routines(buf: &mut CodeBuffer, at: u64) -> Routines {
         ; sub rsp, 8
         ; mov r15, rdi
         ; mov [r15 + off::HOST_RSP], rsp
+        ; mov rsp, [r15 + off::JIT_STACK_TOP]
+        ; mov r13, QWORD NO_FRAME
+        ; push r13
+        ; push r13
         ; mov r14, rsi
         ; push QWORD [r15 + off::HOST_FLAGS]
         ; popfq
@@ -301,7 +309,11 @@ impl<'a> BlockEmitter<'a> {
             ; mov rdi, r15
             ; mov rsi, QWORD arg as i64
             ; mov rax, QWORD func as i64
+            // Helpers run on the run loop's stack, not among the guest call frames.
+            ; mov r13, rsp
+            ; mov rsp, [r15 + off::HOST_RSP]
             ; call rax
+            ; mov rsp, r13
             ; test eax, eax
         );
         let t = self.routines.exit_saved;
@@ -339,6 +351,54 @@ impl<'a> BlockEmitter<'a> {
             ; hit:
             ; xchg r11, rcx
             ; jmp QWORD [r15 + r13 * 2 + off::IBTC + 8]
+        );
+    }
+
+    /// Guest `call` to `target` returning to `ret_eip` (the return address is already on
+    /// the guest stack): a host `call` with the guest return EIP beside the host return
+    /// address, so the matching `ret` can return with a host `ret`. A guard page under the
+    /// frame stack ends runaway call chains: the fault restarts the call on a fresh stack.
+    pub fn host_call_frame_push(&mut self, ret_eip: u32) {
+        asm!(self.buf ; push ret_eip as i32);
+    }
+
+    /// Host `call` into a chainable exit stub for `target`, then continue at `ret_eip`
+    /// when it returns.
+    pub fn call_exit(&mut self, target: u32, ret_eip: u32) {
+        let l = self.buf.new_dynamic_label();
+        self.stubs.push((l, target));
+        asm!(self.buf ; call =>l);
+        self.jmp_exit(ret_eip);
+    }
+
+    /// Host `call` into the IBTC lookup of R14D, then continue at `ret_eip`.
+    pub fn call_indirect(&mut self, ret_eip: u32) {
+        let l = self.buf.new_dynamic_label();
+        let after = self.buf.new_dynamic_label();
+        asm!(self.buf ; call =>l);
+        self.jmp_exit(ret_eip);
+        asm!(self.buf ; =>l);
+        self.indirect();
+        asm!(self.buf ; =>after);
+    }
+
+    /// Guest `ret` with the target in R14D (ESP already adjusted): return through the host
+    /// frame if it was pushed for this very return address, else look the target up.
+    pub fn ret(&mut self) {
+        asm!(self.buf
+            ; movsxd r13, r14d
+            ; mov r11, [rsp + 8]
+            ; not r11
+            ; lea r11, [r11 + r13 + 1]
+            ; xchg r11, rcx
+            ; jrcxz >matched
+            ; xchg r11, rcx
+        );
+        self.indirect();
+        asm!(self.buf
+            ; matched:
+            ; xchg r11, rcx
+            ; ret 8
         );
     }
 

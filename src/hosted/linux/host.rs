@@ -347,3 +347,64 @@ pub fn getpid() -> u32 {
 pub fn gettid() -> u32 {
     sys_int(libc::SYS_gettid, &[]) as u32
 }
+
+/// Wait for a signal (one that kills us, in practice: the runner installs no handlers that
+/// return to here for guest purposes).
+pub fn pause() {
+    // SAFETY: pause takes no arguments and touches no memory.
+    unsafe { libc::pause() };
+}
+
+/// getresuid (`gid == false`) or getresgid.
+pub fn getres(gid: bool) -> Result<[u32; 3]> {
+    let mut v = [0u32; 3];
+    let [a, b, c] = &mut v;
+    // SAFETY: three distinct locals the call fills.
+    let r = unsafe {
+        if gid {
+            libc::getresgid(a, b, c)
+        } else {
+            libc::getresuid(a, b, c)
+        }
+    };
+    cvt(r.into()).map(|_| v)
+}
+
+pub fn getgroups(max: usize) -> Result<Vec<u32>> {
+    let mut v = vec![0u32; max];
+    // SAFETY: `v` has room for `max` gids.
+    let n = unsafe { libc::getgroups(max as i32, v.as_mut_ptr()) };
+    cvt(n.into()).map(|n| {
+        v.truncate(n as usize);
+        v
+    })
+}
+
+/// prctl(PR_SET_NAME) / prctl(PR_GET_NAME) with a 16-byte buffer of ours.
+pub fn prctl_name(set: bool, name: &mut [u8; 16]) -> Result<u32> {
+    let op = if set { libc::PR_SET_NAME } else { libc::PR_GET_NAME };
+    // SAFETY: both options take a pointer to a 16-byte buffer; `name` is one.
+    cvt(unsafe { libc::prctl(op, name.as_mut_ptr()) }.into())
+}
+
+pub fn sched_getcpu() -> Result<u32> {
+    // SAFETY: no arguments.
+    cvt(unsafe { libc::sched_getcpu() }.into())
+}
+
+/// True if the host disposition of `sig` is SIG_IGN (inherited across exec).
+pub fn is_ignored(sig: i32) -> bool {
+    // SAFETY: sigaction is plain old data; all-zero is a valid value.
+    let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
+    // SAFETY: a query only (null new action); `old` is a local.
+    let r = unsafe { libc::sigaction(sig, core::ptr::null(), &mut old) };
+    r == 0 && old.sa_sigaction == libc::SIG_IGN
+}
+
+/// Move a descriptor of the runner's out of the range programs use (F_DUPFD_CLOEXEC from
+/// `min`), closing the original.
+pub fn move_high(fd: i32, min: i32) -> Result<i32> {
+    let n = int_call(libc::SYS_fcntl, &[fd.into(), libc::F_DUPFD_CLOEXEC.into(), min.into()])?;
+    let _ = close(fd);
+    Ok(n as i32)
+}
