@@ -188,8 +188,23 @@ impl FdTable {
 /// support yet); dispositions decide what a signal the program sends itself does, and
 /// SIG_IGN/SIG_DFL are mirrored to the host (see `process`).
 pub struct Signals {
+    /// rt_sigaction settings, by signal number (index 0 unused).
     pub actions: [SigAction; abi::NSIG as usize + 1],
+    /// The blocked mask (bit n-1 for signal n).
     pub mask: u64,
+    /// Signals the program sent itself while blocking them.
+    pub pending: u64,
+    /// sigaltstack's `stack_t` (recorded only): ss_sp, ss_flags, ss_size.
+    pub altstack: [u8; 12],
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        // SS_DISABLE in ss_flags: no alternate stack.
+        let mut altstack = [0u8; 12];
+        altstack[4] = 2;
+        Signals { actions: [SigAction::default(); abi::NSIG as usize + 1], mask: 0, pending: 0, altstack }
+    }
 }
 
 /// A guest process: the vCPU and window plus the kernel-side state of the task.
@@ -262,7 +277,7 @@ impl Process {
             m,
             mm,
             fds,
-            sig: Signals { actions: [SigAction::default(); abi::NSIG as usize + 1], mask: 0 },
+            sig: Signals::default(),
             exe: CString::new(exe.into_os_string().into_encoded_bytes()).unwrap_or_default(),
             log: Log { verbose: opts.verbose || opts.strace, strace: opts.strace, ..Log::default() },
             clear_child_tid: 0,
