@@ -8,7 +8,7 @@ use crate::cpu::{Eflags, GuestCpu, EAX, EBP, EBX, ECX, EDI, EDX, ESI, ESP};
 use crate::engine::ctx::{ExitKind, JitContext};
 use crate::engine::{sync_in, sync_out, DescriptorFn, HelperEnv};
 use crate::exit::{Fault, Vector};
-use crate::mmu::{Access, GuestAddr, GuestMemory};
+use crate::mmu::{Access, GuestAddr};
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 /// What an interpreted instruction did to control flow.

@@ -7,7 +7,7 @@
 use crate::exit::{Fault, Vector};
 use crate::mmu::{Access, GuestAddr, GuestMemory, PAGE_SIZE};
 use alloc::vec::Vec;
-use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic};
 
 /// Longest block in guest instructions.
 pub const MAX_BLOCK_INSNS: usize = 64;

@@ -9,6 +9,7 @@
 //! - [`linux`]: the Linux i386 user-mode runner (`xdbt run-linux`).
 
 pub mod execmem;
+pub mod linux;
 pub mod machine;
 pub mod oracle;
 pub mod signals;

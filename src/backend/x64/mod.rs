@@ -186,10 +186,6 @@ impl<'a> BlockEmitter<'a> {
         Self { buf: CodeBuffer::new(), at, routines, pc_map: Vec::new(), stubs: Vec::new() }
     }
 
-    fn here(&self) -> u64 {
-        self.at + self.buf.offset().0 as u64
-    }
-
     /// Block entry: a load from the poll page (it faults when a stop is requested), padded
     /// to `ENTRY_SIZE` so that invalidation can overwrite it.
     pub fn entry(&mut self, guest_eip: u32) {

@@ -1,4 +1,104 @@
-fn main() {
-    eprintln!("xdbt: not built yet");
-    std::process::exit(2);
+//! The `xdbt` command.
+//!
+//! - `xdbt run-linux [--stats] [-v] PROGRAM [ARGS]...`: run a static Linux i386 program
+//!   under the translator (`xdbt::hosted::linux`). The exit status is the program's; a
+//!   program killed by a signal kills `xdbt` with the same signal (a shell shows 128+n).
+//!   Errors before the program starts are one line on stderr and exit status 2.
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use xdbt::hosted::linux::{self, host, Options, Termination};
+
+#[derive(Parser)]
+#[command(name = "xdbt", version, about = "IA-32 dynamic binary translator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a static Linux i386 ELF program under the translator.
+    RunLinux(RunLinux),
+}
+
+#[derive(Args)]
+struct RunLinux {
+    /// Print translator statistics (key=value lines) to stderr when the program ends.
+    #[arg(long)]
+    stats: bool,
+
+    /// Log unsupported syscalls and features to stderr; twice: log every syscall.
+    /// XDBT_LOG=1 (or =strace) in the environment does the same.
+    #[arg(short, long, action = ArgAction::Count)]
+    verbose: u8,
+
+    /// argv[0] for the program instead of PROGRAM (used by execve).
+    #[arg(long, hide = true)]
+    argv0: Option<OsString>,
+
+    /// Signals the program inherits as ignored, as a bit mask (used by execve).
+    #[arg(long, hide = true, default_value_t = 0)]
+    sigign: u64,
+
+    /// The program, then its arguments, passed verbatim (even ones starting with `-`).
+    #[arg(value_name = "PROGRAM [ARGS]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<OsString>,
+}
+
+fn run_linux(a: RunLinux) -> ExitCode {
+    let log = std::env::var("XDBT_LOG").unwrap_or_default();
+    let strace = a.verbose >= 2 || matches!(log.as_str(), "strace" | "trace" | "2");
+    let verbose = a.verbose >= 1 || strace || !matches!(log.as_str(), "" | "0");
+    let mut cmd = a.command.into_iter();
+    let program = PathBuf::from(cmd.next().unwrap_or_default());
+    let argv0 = a.argv0.unwrap_or_else(|| program.clone().into_os_string());
+    let argv = std::iter::once(argv0)
+        .chain(cmd)
+        .map(OsString::into_vec)
+        .collect();
+    let envp = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut e = k.into_vec();
+            e.push(b'=');
+            e.extend(v.into_vec());
+            e
+        })
+        .collect();
+    let opts = Options {
+        program,
+        argv,
+        envp,
+        verbose,
+        strace,
+        ignored_signals: a.sigign,
+    };
+    let (end, p) = match linux::run(&opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("xdbt: {}: {e}", opts.program.display());
+            return ExitCode::from(2);
+        }
+    };
+    if a.stats {
+        eprint!("{}", p.m.stats().kv_lines());
+    }
+    match end {
+        Termination::Exited(code) => ExitCode::from(code as u8),
+        Termination::Signaled { sig, report } => {
+            if let Some(r) = report {
+                eprintln!("xdbt: {r}");
+            }
+            host::die_by_signal(sig)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::RunLinux(a) => run_linux(a),
+    }
 }

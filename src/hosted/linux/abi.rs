@@ -38,7 +38,11 @@ impl Errno {
 
     /// The errno of the last failed host call.
     pub fn last() -> Errno {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Errno(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
     }
 
     /// The value a failing syscall leaves in EAX: -errno.
@@ -334,7 +338,10 @@ pub fn signal_name(sig: i32) -> String {
 
 /// Signals whose default action is to ignore them (kernel/signal.c, SIG_KERNEL_IGNORE_MASK).
 pub fn default_ignored(sig: i32) -> bool {
-    matches!(sig, libc::SIGCHLD | libc::SIGCONT | libc::SIGURG | libc::SIGWINCH)
+    matches!(
+        sig,
+        libc::SIGCHLD | libc::SIGCONT | libc::SIGURG | libc::SIGWINCH
+    )
 }
 
 /// i386 `struct sigaction` as rt_sigaction exchanges it: handler, flags, restorer, mask.
@@ -390,7 +397,11 @@ mod tests {
 
     #[test]
     fn empty_user_desc_clears() {
-        let u = UserDesc { read_exec_only: true, seg_not_present: true, ..Default::default() };
+        let u = UserDesc {
+            read_exec_only: true,
+            seg_not_present: true,
+            ..Default::default()
+        };
         assert!(u.is_empty());
         assert_eq!(u.descriptor(), 0);
         assert!(UserDesc::default().is_empty());

@@ -6,12 +6,16 @@
 //! headers may be missing or broken without harm. Everything is validated before anything
 //! is mapped, so a bad file is one error and never a half-loaded guest.
 
-use super::mm::{page_down, page_up, AddressSpace, MMAP_MIN_ADDR, STACK_BOTTOM, STACK_SIZE, STACK_TOP};
+use super::mm::{
+    page_down, page_up, AddressSpace, MMAP_MIN_ADDR, STACK_BOTTOM, STACK_SIZE, STACK_TOP,
+};
 use super::Error;
 use crate::hosted::Window;
 use crate::mmu::{GuestAddr, Prot, PAGE_SIZE};
 use goblin::elf::header::{ELFCLASS32, ELFDATA2LSB, EM_386, ET_DYN, ET_EXEC};
-use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_GNU_STACK, PT_INTERP, PT_LOAD, PT_PHDR};
+use goblin::elf::program_header::{
+    ProgramHeader, PF_R, PF_W, PF_X, PT_GNU_STACK, PT_INTERP, PT_LOAD, PT_PHDR,
+};
 use goblin::elf::Elf;
 
 /// Where a static-pie (ET_DYN) program is placed: ELF_ET_DYN_BASE for ia32 tasks.
@@ -88,14 +92,20 @@ pub fn parse(file: &[u8]) -> Result<Image, Error> {
         return Err(Error::NoSegments);
     }
     if usize::from(h.e_phentsize) != PHDR_SIZE {
-        return Err(Error::Malformed(format!("program header size {}", h.e_phentsize)));
+        return Err(Error::Malformed(format!(
+            "program header size {}",
+            h.e_phentsize
+        )));
     }
     let phoff = usize::try_from(h.e_phoff).map_err(|_| Error::Truncated("program headers"))?;
     let phend = phoff.checked_add(usize::from(h.e_phnum) * PHDR_SIZE);
     if phend.is_none_or(|e| e > file.len()) {
         return Err(Error::Truncated("program headers"));
     }
-    let ctx = goblin::container::Ctx::new(goblin::container::Container::Little, goblin::container::Endian::Little);
+    let ctx = goblin::container::Ctx::new(
+        goblin::container::Container::Little,
+        goblin::container::Endian::Little,
+    );
     let phdrs = ProgramHeader::parse(file, phoff, usize::from(h.e_phnum), ctx)
         .map_err(|e| Error::Malformed(e.to_string()))?;
     if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
@@ -124,7 +134,10 @@ pub fn parse(file: &[u8]) -> Result<Image, Error> {
         if p.p_filesz > p.p_memsz {
             return Err(bad(i, "file size exceeds memory size"));
         }
-        if p.p_offset.checked_add(p.p_filesz).is_none_or(|e| e > file.len() as u64) {
+        if p.p_offset
+            .checked_add(p.p_filesz)
+            .is_none_or(|e| e > file.len() as u64)
+        {
             return Err(Error::Truncated("segment data"));
         }
         if p.p_vaddr % u64::from(PAGE_SIZE) != p.p_offset % u64::from(PAGE_SIZE) {
@@ -156,7 +169,9 @@ pub fn parse(file: &[u8]) -> Result<Image, Error> {
 
     let entry = w32(h.e_entry).wrapping_add(bias);
     let in_code = |s: &&Segment| {
-        s.prot.contains(Prot::X) && entry >= s.vaddr && u64::from(entry) < u64::from(s.vaddr) + u64::from(s.memsz)
+        s.prot.contains(Prot::X)
+            && entry >= s.vaddr
+            && u64::from(entry) < u64::from(s.vaddr) + u64::from(s.memsz)
     };
     if !segments.iter().any(|s| in_code(&s)) {
         return Err(Error::BadEntry(entry));
@@ -176,7 +191,11 @@ pub fn parse(file: &[u8]) -> Result<Image, Error> {
         .unwrap_or(0)
         .wrapping_add(bias);
 
-    let top = segments.iter().map(|s| u64::from(s.vaddr) + u64::from(s.memsz)).max().unwrap_or(0);
+    let top = segments
+        .iter()
+        .map(|s| u64::from(s.vaddr) + u64::from(s.memsz))
+        .max()
+        .unwrap_or(0);
     let brk = page_up(top).unwrap_or(u64::from(STACK_BOTTOM)) as u32;
     let stack = phdrs.iter().find(|p| p.p_type == PT_GNU_STACK);
     Ok(Image {
@@ -198,7 +217,8 @@ pub fn map(img: &Image, file: &[u8], w: &mut Window, mm: &mut AddressSpace) -> R
     let mut pages: std::collections::BTreeMap<u32, Prot> = std::collections::BTreeMap::new();
     for s in &img.segments {
         let first = s.vaddr >> 12;
-        let end = ((u64::from(s.vaddr) + u64::from(s.memsz) + u64::from(PAGE_SIZE) - 1) >> 12) as u32;
+        let end =
+            ((u64::from(s.vaddr) + u64::from(s.memsz) + u64::from(PAGE_SIZE) - 1) >> 12) as u32;
         for p in first..end {
             *pages.entry(p).or_default() |= s.prot;
         }
@@ -210,14 +230,16 @@ pub fn map(img: &Image, file: &[u8], w: &mut Window, mm: &mut AddressSpace) -> R
             it.next();
             n += 1;
         }
-        mm.map(w, first << 12, u64::from(n) << 12, prot).map_err(|_| Error::NoMemory)?;
+        mm.map(w, first << 12, u64::from(n) << 12, prot)
+            .map_err(|_| Error::NoMemory)?;
     }
     for s in &img.segments {
         // As mmap of the file would: the page's bytes before vaddr come from the file too.
         let lead = s.vaddr % PAGE_SIZE;
         let from = (s.offset - lead) as usize;
         let to = s.offset as usize + s.filesz as usize;
-        w.poke(GuestAddr(s.vaddr - lead), &file[from..to]).map_err(|_| Error::NoMemory)?;
+        w.poke(GuestAddr(s.vaddr - lead), &file[from..to])
+            .map_err(|_| Error::NoMemory)?;
     }
     mm.init_brk(img.brk);
     Ok(())
@@ -268,7 +290,14 @@ const ARG_MAX: u32 = STACK_SIZE / 4;
 /// top (execfn, then env and arg strings), the platform string and AT_RANDOM bytes below,
 /// then argc, argv[], NULL, envp[], NULL and the auxv pairs from a 16-byte aligned sp.
 pub fn build_stack(img: &Image, a: &StackArgs) -> Result<InitialStack, Error> {
-    let strings: usize = a.argv.iter().chain(a.envp).map(|s| s.len() + 1).sum::<usize>() + a.execfn.len() + 1;
+    let strings: usize = a
+        .argv
+        .iter()
+        .chain(a.envp)
+        .map(|s| s.len() + 1)
+        .sum::<usize>()
+        + a.execfn.len()
+        + 1;
     if strings > ARG_MAX as usize {
         return Err(Error::ArgsTooLong);
     }
@@ -337,10 +366,17 @@ pub fn build_stack(img: &Image, a: &StackArgs) -> Result<InitialStack, Error> {
 }
 
 /// Map the stack region and write the initial stack into it.
-pub fn map_stack(img: &Image, st: &InitialStack, w: &mut Window, mm: &mut AddressSpace) -> Result<(), Error> {
+pub fn map_stack(
+    img: &Image,
+    st: &InitialStack,
+    w: &mut Window,
+    mm: &mut AddressSpace,
+) -> Result<(), Error> {
     let prot = if img.exec_stack { Prot::RWX } else { Prot::RW };
-    mm.map(w, STACK_BOTTOM, u64::from(STACK_SIZE), prot).map_err(|_| Error::NoMemory)?;
-    w.poke(GuestAddr(st.sp), &st.bytes).map_err(|_| Error::NoMemory)
+    mm.map(w, STACK_BOTTOM, u64::from(STACK_SIZE), prot)
+        .map_err(|_| Error::NoMemory)?;
+    w.poke(GuestAddr(st.sp), &st.bytes)
+        .map_err(|_| Error::NoMemory)
 }
 
 #[cfg(test)]
@@ -348,14 +384,22 @@ mod tests {
     use super::*;
 
     /// A minimal ELF32 i386 executable image: header, `phdrs`, then `body` at 0x1000.
-    pub fn elf32(e_type: u16, machine: u16, entry: u32, phdrs: &[[u32; 8]], body: &[u8]) -> Vec<u8> {
+    pub fn elf32(
+        e_type: u16,
+        machine: u16,
+        entry: u32,
+        phdrs: &[[u32; 8]],
+        body: &[u8],
+    ) -> Vec<u8> {
         let mut f = vec![0u8; 0x1000];
         f[..4].copy_from_slice(b"\x7fELF");
         f[4] = 1;
         f[5] = 1;
         f[6] = 1;
-        let put16 = |f: &mut Vec<u8>, o: usize, v: u16| f[o..o + 2].copy_from_slice(&v.to_le_bytes());
-        let put32 = |f: &mut Vec<u8>, o: usize, v: u32| f[o..o + 4].copy_from_slice(&v.to_le_bytes());
+        let put16 =
+            |f: &mut Vec<u8>, o: usize, v: u16| f[o..o + 2].copy_from_slice(&v.to_le_bytes());
+        let put32 =
+            |f: &mut Vec<u8>, o: usize, v: u32| f[o..o + 4].copy_from_slice(&v.to_le_bytes());
         put16(&mut f, 16, e_type);
         put16(&mut f, 18, machine);
         put32(&mut f, 20, 1);
@@ -375,13 +419,37 @@ mod tests {
     }
 
     // [type, offset, vaddr, paddr, filesz, memsz, flags, align]
-    const TEXT: [u32; 8] = [PT_LOAD, 0, 0x0804_8000, 0, 0x1010, 0x1010, PF_R | PF_X, 0x1000];
-    const DATA: [u32; 8] = [PT_LOAD, 0x1000, 0x0804_a000, 0, 0x10, 0x2000, PF_R | PF_W, 0x1000];
+    const TEXT: [u32; 8] = [
+        PT_LOAD,
+        0,
+        0x0804_8000,
+        0,
+        0x1010,
+        0x1010,
+        PF_R | PF_X,
+        0x1000,
+    ];
+    const DATA: [u32; 8] = [
+        PT_LOAD,
+        0x1000,
+        0x0804_a000,
+        0,
+        0x10,
+        0x2000,
+        PF_R | PF_W,
+        0x1000,
+    ];
     const STACK: [u32; 8] = [PT_GNU_STACK, 0, 0, 0, 0, 0, PF_R | PF_W, 16];
 
     #[test]
     fn parses_static_exec() {
-        let f = elf32(ET_EXEC, EM_386, 0x0804_9000, &[TEXT, DATA, STACK], &[0xcc; 0x10]);
+        let f = elf32(
+            ET_EXEC,
+            EM_386,
+            0x0804_9000,
+            &[TEXT, DATA, STACK],
+            &[0xcc; 0x10],
+        );
         let img = parse(&f).unwrap();
         assert_eq!(img.entry, 0x0804_9000);
         assert_eq!(img.phdr, 0x0804_8034);
@@ -450,13 +518,26 @@ mod tests {
 
     #[test]
     fn stack_layout_matches_linux() {
-        let f = elf32(ET_EXEC, EM_386, 0x0804_9000, &[TEXT, DATA, STACK], &[0; 0x10]);
+        let f = elf32(
+            ET_EXEC,
+            EM_386,
+            0x0804_9000,
+            &[TEXT, DATA, STACK],
+            &[0; 0x10],
+        );
         let img = parse(&f).unwrap();
         let argv = vec![b"./prog".to_vec(), b"-x".to_vec()];
         let envp = vec![b"A=1".to_vec()];
         let st = build_stack(
             &img,
-            &StackArgs { argv: &argv, envp: &envp, execfn: b"./prog", random: [7; 16], hwcap: 0, ids: [1, 2, 3, 4] },
+            &StackArgs {
+                argv: &argv,
+                envp: &envp,
+                execfn: b"./prog",
+                random: [7; 16],
+                hwcap: 0,
+                ids: [1, 2, 3, 4],
+            },
         )
         .unwrap();
         assert_eq!(st.sp % 16, 0);

@@ -101,7 +101,10 @@ impl Process {
             return Err(Errno::EINVAL);
         }
         let raw = self.read_mem(iov, cnt as usize * 8)?;
-        let v: Vec<(u32, u32)> = raw.chunks(8).map(|c| (get_u32(c, 0), get_u32(c, 4))).collect();
+        let v: Vec<(u32, u32)> = raw
+            .chunks(8)
+            .map(|c| (get_u32(c, 0), get_u32(c, 4)))
+            .collect();
         let total: u64 = v.iter().map(|&(_, l)| u64::from(l)).sum();
         if v.iter().any(|&(_, l)| l > i32::MAX as u32) || total > u64::from(MAX_RW_COUNT) {
             return Err(Errno::EINVAL);
@@ -159,10 +162,20 @@ impl Process {
     pub(super) fn sys_lseek(&mut self, fd: u32, off: u32, whence: u32) -> SysResult {
         let fd = self.fds.get(fd)?;
         let r = host::lseek(fd, i64::from(off as i32), whence as i32)?;
-        u32::try_from(r).ok().filter(|&v| v <= i32::MAX as u32).ok_or(Errno::EOVERFLOW.into())
+        u32::try_from(r)
+            .ok()
+            .filter(|&v| v <= i32::MAX as u32)
+            .ok_or(Errno::EOVERFLOW.into())
     }
 
-    pub(super) fn sys_llseek(&mut self, fd: u32, hi: u32, lo: u32, result: u32, whence: u32) -> SysResult {
+    pub(super) fn sys_llseek(
+        &mut self,
+        fd: u32,
+        hi: u32,
+        lo: u32,
+        result: u32,
+        whence: u32,
+    ) -> SysResult {
         let fd = self.fds.get(fd)?;
         self.check_writable(result, 8)?;
         let off = ((u64::from(hi) << 32) | u64::from(lo)) as i64;
@@ -181,29 +194,56 @@ impl Process {
                 if path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
                     return Err(Errno::ENOENT);
                 }
-                let d = if path.is_empty() { self.fds.get(dirfd)? } else { self.dirfd(dirfd, &path)? };
+                let d = if path.is_empty() {
+                    self.fds.get(dirfd)?
+                } else {
+                    self.dirfd(dirfd, &path)?
+                };
                 host::fstatat(d, &path, flags)
             }
         }
     }
 
-    pub(super) fn sys_stat64(&mut self, dirfd: u32, path: Option<u32>, buf: u32, flags: u32) -> SysResult {
+    pub(super) fn sys_stat64(
+        &mut self,
+        dirfd: u32,
+        path: Option<u32>,
+        buf: u32,
+        flags: u32,
+    ) -> SysResult {
         let st = self.do_stat(dirfd, path, flags as i32)?;
         self.write_mem(buf, &abi::stat64(&st))?;
         Ok(0)
     }
 
-    pub(super) fn sys_stat32(&mut self, dirfd: u32, path: Option<u32>, buf: u32, flags: i32) -> SysResult {
+    pub(super) fn sys_stat32(
+        &mut self,
+        dirfd: u32,
+        path: Option<u32>,
+        buf: u32,
+        flags: i32,
+    ) -> SysResult {
         let st = self.do_stat(dirfd, path, flags)?;
         self.write_mem(buf, &abi::stat32(&st)?)?;
         Ok(0)
     }
 
     /// statx: `struct statx` has the same layout everywhere, so it is copied as it is.
-    pub(super) fn sys_statx(&mut self, dirfd: u32, path: u32, flags: u32, mask: u32, buf: u32) -> SysResult {
+    pub(super) fn sys_statx(
+        &mut self,
+        dirfd: u32,
+        path: u32,
+        flags: u32,
+        mask: u32,
+        buf: u32,
+    ) -> SysResult {
         let path = self.path_arg(path)?;
         self.check_writable(buf, 256)?;
-        let d = if path.is_empty() { self.fds.get(dirfd)? } else { self.dirfd(dirfd, &path)? };
+        let d = if path.is_empty() {
+            self.fds.get(dirfd)?
+        } else {
+            self.dirfd(dirfd, &path)?
+        };
         let mut out = [0u8; 256];
         host::statx(d, &path, flags as i32, mask, &mut out)?;
         self.write_mem(buf, &out)?;
@@ -211,7 +251,13 @@ impl Process {
     }
 
     /// statfs64/fstatfs64 with i386's packed 84-byte `struct statfs64`.
-    pub(super) fn sys_statfs64(&mut self, path: Option<u32>, fd: Option<u32>, size: u32, buf: u32) -> SysResult {
+    pub(super) fn sys_statfs64(
+        &mut self,
+        path: Option<u32>,
+        fd: Option<u32>,
+        size: u32,
+        buf: u32,
+    ) -> SysResult {
         if size != 84 {
             return Err(Errno::EINVAL.into());
         }
@@ -239,7 +285,13 @@ impl Process {
         Ok(0)
     }
 
-    pub(super) fn sys_faccessat(&mut self, dirfd: u32, path: u32, mode: u32, flags: u32) -> SysResult {
+    pub(super) fn sys_faccessat(
+        &mut self,
+        dirfd: u32,
+        path: u32,
+        mode: u32,
+        flags: u32,
+    ) -> SysResult {
         let path = self.path_arg(path)?;
         let d = self.dirfd(dirfd, &path)?;
         let r = if flags == 0 {
@@ -250,7 +302,13 @@ impl Process {
         Ok(r?)
     }
 
-    pub(super) fn sys_readlinkat(&mut self, dirfd: u32, path: u32, buf: u32, size: u32) -> SysResult {
+    pub(super) fn sys_readlinkat(
+        &mut self,
+        dirfd: u32,
+        path: u32,
+        buf: u32,
+        size: u32,
+    ) -> SysResult {
         if size as i32 <= 0 {
             return Err(Errno::EINVAL.into());
         }
@@ -284,7 +342,12 @@ impl Process {
     }
 
     /// A pass-through of an integer-only syscall whose first argument is a guest fd.
-    pub(super) fn sys_fd_int(&mut self, nr: libc::c_long, fd: u32, rest: &[libc::c_long]) -> SysResult {
+    pub(super) fn sys_fd_int(
+        &mut self,
+        nr: libc::c_long,
+        fd: u32,
+        rest: &[libc::c_long],
+    ) -> SysResult {
         let fd = self.fds.get(fd)?;
         let mut a = vec![libc::c_long::from(fd)];
         a.extend_from_slice(rest);
@@ -292,29 +355,73 @@ impl Process {
     }
 
     /// A pass-through of a `(dirfd, path, ints)` syscall.
-    pub(super) fn sys_path_int(&mut self, nr: libc::c_long, dirfd: u32, path: u32, a: u32, b: u32) -> SysResult {
+    pub(super) fn sys_path_int(
+        &mut self,
+        nr: libc::c_long,
+        dirfd: u32,
+        path: u32,
+        a: u32,
+        b: u32,
+    ) -> SysResult {
         let path = self.path_arg(path)?;
         let d = self.dirfd(dirfd, &path)?;
         Ok(host::path_call(nr, d, &path, &[a.into(), b.into()])?)
     }
 
-    pub(super) fn sys_fchownat(&mut self, dirfd: u32, path: u32, uid: u32, gid: u32, flags: u32) -> SysResult {
+    pub(super) fn sys_fchownat(
+        &mut self,
+        dirfd: u32,
+        path: u32,
+        uid: u32,
+        gid: u32,
+        flags: u32,
+    ) -> SysResult {
         let path = self.path_arg(path)?;
-        let d = if path.is_empty() { self.fds.get(dirfd)? } else { self.dirfd(dirfd, &path)? };
+        let d = if path.is_empty() {
+            self.fds.get(dirfd)?
+        } else {
+            self.dirfd(dirfd, &path)?
+        };
         let id = |v: u32| libc::c_long::from(v as i32);
-        Ok(host::path_call(libc::SYS_fchownat, d, &path, &[id(uid), id(gid), flags.into()])?)
+        Ok(host::path_call(
+            libc::SYS_fchownat,
+            d,
+            &path,
+            &[id(uid), id(gid), flags.into()],
+        )?)
     }
 
-    pub(super) fn sys_rename(&mut self, d1: u32, p1: u32, d2: u32, p2: u32, flags: u32) -> SysResult {
+    pub(super) fn sys_rename(
+        &mut self,
+        d1: u32,
+        p1: u32,
+        d2: u32,
+        p2: u32,
+        flags: u32,
+    ) -> SysResult {
         let (p1, p2) = (self.path_arg(p1)?, self.path_arg(p2)?);
         let (d1, d2) = (self.dirfd(d1, &p1)?, self.dirfd(d2, &p2)?);
-        Ok(host::path2_call(libc::SYS_renameat2, d1, &p1, d2, &p2, flags as i32)?)
+        Ok(host::path2_call(
+            libc::SYS_renameat2,
+            d1,
+            &p1,
+            d2,
+            &p2,
+            flags as i32,
+        )?)
     }
 
     pub(super) fn sys_link(&mut self, d1: u32, p1: u32, d2: u32, p2: u32, flags: u32) -> SysResult {
         let (p1, p2) = (self.path_arg(p1)?, self.path_arg(p2)?);
         let (d1, d2) = (self.dirfd(d1, &p1)?, self.dirfd(d2, &p2)?);
-        Ok(host::path2_call(libc::SYS_linkat, d1, &p1, d2, &p2, flags as i32)?)
+        Ok(host::path2_call(
+            libc::SYS_linkat,
+            d1,
+            &p1,
+            d2,
+            &p2,
+            flags as i32,
+        )?)
     }
 
     pub(super) fn sys_symlinkat(&mut self, target: u32, dirfd: u32, path: u32) -> SysResult {
@@ -329,7 +436,14 @@ impl Process {
         Ok(host::truncate(&path, len)?)
     }
 
-    pub(super) fn sys_utimensat(&mut self, dirfd: u32, path: u32, times: u32, flags: u32, t: TimeAbi) -> SysResult {
+    pub(super) fn sys_utimensat(
+        &mut self,
+        dirfd: u32,
+        path: u32,
+        times: u32,
+        flags: u32,
+        t: TimeAbi,
+    ) -> SysResult {
         let ts = if times == 0 {
             None
         } else {
@@ -341,7 +455,11 @@ impl Process {
             return Ok(host::utimensat(fd, None, ts.as_ref(), flags as i32)?);
         }
         let path = self.path_arg(path)?;
-        let d = if path.is_empty() { self.fds.get(dirfd)? } else { self.dirfd(dirfd, &path)? };
+        let d = if path.is_empty() {
+            self.fds.get(dirfd)?
+        } else {
+            self.dirfd(dirfd, &path)?
+        };
         Ok(host::utimensat(d, Some(&path), ts.as_ref(), flags as i32)?)
     }
 
@@ -406,14 +524,23 @@ impl Process {
             | libc::F_SETPIPE_SZ
             | libc::F_GETPIPE_SZ
             | libc::F_ADD_SEALS
-            | libc::F_GET_SEALS => Ok(host::int_call(libc::SYS_fcntl, &[fd.into(), cmd.into(), int_arg])?),
-            libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW => self.fcntl_lock(fd, cmd, cmd, arg, false),
+            | libc::F_GET_SEALS => Ok(host::int_call(
+                libc::SYS_fcntl,
+                &[fd.into(), cmd.into(), int_arg],
+            )?),
+            libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW => {
+                self.fcntl_lock(fd, cmd, cmd, arg, false)
+            }
             F_GETLK64 | F_SETLK64 | F_SETLKW64 if is64 => {
                 self.fcntl_lock(fd, cmd, cmd - F_GETLK64 + libc::F_GETLK, arg, true)
             }
-            libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW if is64 => self.fcntl_lock(fd, cmd, cmd, arg, true),
+            libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW if is64 => {
+                self.fcntl_lock(fd, cmd, cmd, arg, true)
+            }
             _ => {
-                self.log.once(format!("unsupported fcntl command {cmd}: returning -EINVAL"));
+                self.log.once(format!(
+                    "unsupported fcntl command {cmd}: returning -EINVAL"
+                ));
                 Err(Errno::EINVAL.into())
             }
         }
@@ -425,11 +552,25 @@ impl Process {
         let typ = abi::get_u16(&b, 0) as i16;
         let whence = abi::get_u16(&b, 2) as i16;
         let (start, len, pid) = if wide {
-            (get_u64(&b, 4) as i64, get_u64(&b, 12) as i64, get_u32(&b, 20) as i32)
+            (
+                get_u64(&b, 4) as i64,
+                get_u64(&b, 12) as i64,
+                get_u32(&b, 20) as i32,
+            )
         } else {
-            (i64::from(get_u32(&b, 4) as i32), i64::from(get_u32(&b, 8) as i32), get_u32(&b, 12) as i32)
+            (
+                i64::from(get_u32(&b, 4) as i32),
+                i64::from(get_u32(&b, 8) as i32),
+                get_u32(&b, 12) as i32,
+            )
         };
-        let mut fl = libc::flock { l_type: typ, l_whence: whence, l_start: start, l_len: len, l_pid: pid };
+        let mut fl = libc::flock {
+            l_type: typ,
+            l_whence: whence,
+            l_start: start,
+            l_len: len,
+            l_pid: pid,
+        };
         host::fcntl_lock(fd, host_cmd, &mut fl)?;
         if cmd == libc::F_GETLK || cmd == 12 || cmd == libc::F_OFD_GETLK {
             let mut out = Vec::with_capacity(size);
@@ -472,15 +613,25 @@ impl Process {
             return Ok(r);
         }
         if IOCTL_INT.contains(&req) {
-            return Ok(host::int_call(libc::SYS_ioctl, &[fd.into(), req.into(), arg.into()])?);
+            return Ok(host::int_call(
+                libc::SYS_ioctl,
+                &[fd.into(), req.into(), arg.into()],
+            )?);
         }
-        self.log.once(format!("unsupported ioctl {req:#x}: returning -ENOTTY"));
+        self.log
+            .once(format!("unsupported ioctl {req:#x}: returning -ENOTTY"));
         Err(Errno::ENOTTY.into())
     }
 
     /// poll/ppoll: `struct pollfd` is the same on i386 and x86-64. ppoll's signal mask is
     /// not applied (signals are not delivered to the guest).
-    pub(super) fn sys_poll(&mut self, fds: u32, nfds: u32, timeout_ms: Option<i32>, ts: Option<(u32, TimeAbi)>) -> SysResult {
+    pub(super) fn sys_poll(
+        &mut self,
+        fds: u32,
+        nfds: u32,
+        timeout_ms: Option<i32>,
+        ts: Option<(u32, TimeAbi)>,
+    ) -> SysResult {
         if nfds > 1 << 16 {
             return Err(Errno::EINVAL.into());
         }
@@ -515,7 +666,12 @@ impl Process {
         Ok((guest_len, out))
     }
 
-    fn write_fdsets(&mut self, guest_len: usize, ptrs: [u32; 3], sets: &[Option<Vec<u8>>; 3]) -> Result<(), Errno> {
+    fn write_fdsets(
+        &mut self,
+        guest_len: usize,
+        ptrs: [u32; 3],
+        sets: &[Option<Vec<u8>>; 3],
+    ) -> Result<(), Errno> {
         for (&p, s) in ptrs.iter().zip(sets) {
             if let Some(v) = s {
                 self.write_mem(p, &v[..guest_len])?;
@@ -525,7 +681,13 @@ impl Process {
     }
 
     /// _newselect (timeval) and pselect6 (old timespec; the sigmask argument is ignored).
-    pub(super) fn sys_select(&mut self, n: u32, ptrs: [u32; 3], tp: u32, pselect: bool) -> SysResult {
+    pub(super) fn sys_select(
+        &mut self,
+        n: u32,
+        ptrs: [u32; 3],
+        tp: u32,
+        pselect: bool,
+    ) -> SysResult {
         if n as i32 > 1 << 16 || (n as i32) < 0 {
             return Err(Errno::EINVAL.into());
         }
@@ -539,7 +701,10 @@ impl Process {
             if sec < 0 || sub < 0 {
                 return Err(Errno::EINVAL.into());
             }
-            Some(libc::timespec { tv_sec: sec, tv_nsec: if pselect { sub } else { sub * 1000 } })
+            Some(libc::timespec {
+                tv_sec: sec,
+                tv_nsec: if pselect { sub } else { sub * 1000 },
+            })
         };
         let r = host::select(n as i32, &mut sets, t.as_mut())?;
         self.write_fdsets(glen, ptrs, &sets)?;
@@ -555,7 +720,11 @@ impl Process {
             return Err(Errno::EINVAL.into());
         }
         let (glen, mut sets) = self.read_fdsets(n, ptrs)?;
-        let mut t = if tp == 0 { None } else { Some(TimeAbi::Time64.decode(&self.read_mem(tp, 16)?)) };
+        let mut t = if tp == 0 {
+            None
+        } else {
+            Some(TimeAbi::Time64.decode(&self.read_mem(tp, 16)?))
+        };
         let r = host::select(n as i32, &mut sets, t.as_mut())?;
         self.write_fdsets(glen, ptrs, &sets)?;
         if let Some(t) = t {
@@ -565,7 +734,14 @@ impl Process {
     }
 
     /// sendfile (32-bit offset) and sendfile64 (64-bit offset).
-    pub(super) fn sys_sendfile(&mut self, out: u32, inp: u32, offp: u32, count: u32, wide: bool) -> SysResult {
+    pub(super) fn sys_sendfile(
+        &mut self,
+        out: u32,
+        inp: u32,
+        offp: u32,
+        count: u32,
+        wide: bool,
+    ) -> SysResult {
         let (out, inp) = (self.fds.get(out)?, self.fds.get(inp)?);
         let count = count.min(MAX_RW_COUNT) as usize;
         if offp == 0 {

@@ -84,7 +84,14 @@ pub fn fstat(fd: i32) -> Result<libc::stat> {
 pub fn statx(dirfd: i32, path: &CStr, flags: i32, mask: u32, out: &mut [u8; 256]) -> Result<u32> {
     // SAFETY: `path` is NUL-terminated; `out` is 256 writable bytes, sizeof(struct statx).
     let r = unsafe {
-        libc::syscall(libc::SYS_statx, dirfd, path.as_ptr(), flags, mask, out.as_mut_ptr())
+        libc::syscall(
+            libc::SYS_statx,
+            dirfd,
+            path.as_ptr(),
+            flags,
+            mask,
+            out.as_mut_ptr(),
+        )
     };
     cvt(r)
 }
@@ -110,7 +117,14 @@ pub fn path_call(nr: libc::c_long, dirfd: i32, path: &CStr, ints: &[libc::c_long
 }
 
 /// Two-path syscalls `(olddirfd, old, newdirfd, new, flags)`: renameat2, linkat.
-pub fn path2_call(nr: libc::c_long, d1: i32, p1: &CStr, d2: i32, p2: &CStr, flags: i32) -> Result<u32> {
+pub fn path2_call(
+    nr: libc::c_long,
+    d1: i32,
+    p1: &CStr,
+    d2: i32,
+    p2: &CStr,
+    flags: i32,
+) -> Result<u32> {
     // SAFETY: both paths are NUL-terminated; `nr` takes exactly these arguments.
     cvt(unsafe { libc::syscall(nr, d1, p1.as_ptr(), d2, p2.as_ptr(), flags) })
 }
@@ -125,7 +139,12 @@ pub fn chdir(path: &CStr) -> Result<u32> {
     cvt(unsafe { libc::chdir(path.as_ptr()) }.into())
 }
 
-pub fn utimensat(dirfd: i32, path: Option<&CStr>, times: Option<&[libc::timespec; 2]>, flags: i32) -> Result<u32> {
+pub fn utimensat(
+    dirfd: i32,
+    path: Option<&CStr>,
+    times: Option<&[libc::timespec; 2]>,
+    flags: i32,
+) -> Result<u32> {
     let p = path.map_or(core::ptr::null(), CStr::as_ptr);
     let t = times.map_or(core::ptr::null(), |t| t.as_ptr());
     // SAFETY: `p` is null or NUL-terminated; `t` is null or two timespecs of ours.
@@ -171,19 +190,30 @@ pub fn ioctl_buf(fd: i32, req: u32, buf: &mut [u8]) -> Result<u32> {
 }
 
 pub fn clock_gettime(clock: i32) -> Result<libc::timespec> {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `t` is a local timespec.
     cvt(unsafe { libc::clock_gettime(clock, &mut t) }.into()).map(|_| t)
 }
 
 pub fn clock_getres(clock: i32) -> Result<libc::timespec> {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `t` is a local timespec.
     cvt(unsafe { libc::clock_getres(clock, &mut t) }.into()).map(|_| t)
 }
 
 /// clock_nanosleep; on EINTR with a relative sleep, the remaining time comes back in `rem`.
-pub fn clock_nanosleep(clock: i32, flags: i32, req: &libc::timespec, rem: &mut libc::timespec) -> Result<u32> {
+pub fn clock_nanosleep(
+    clock: i32,
+    flags: i32,
+    req: &libc::timespec,
+    rem: &mut libc::timespec,
+) -> Result<u32> {
     // SAFETY: `req` and `rem` are timespecs of ours. Returns an errno, not -1.
     let r = unsafe { libc::clock_nanosleep(clock, flags, req, rem) };
     if r != 0 {
@@ -196,28 +226,54 @@ pub fn clock_nanosleep(clock: i32, flags: i32, req: &libc::timespec, rem: &mut l
 pub fn poll(fds: &mut [u8], nfds: u32, timeout_ms: i32) -> Result<u32> {
     // SAFETY: `fds` holds `nfds` 8-byte `struct pollfd`s (the same layout on i386 and
     // x86-64), checked by the caller.
-    cvt(unsafe { libc::poll(fds.as_mut_ptr().cast(), libc::nfds_t::from(nfds), timeout_ms) }.into())
+    cvt(unsafe {
+        libc::poll(
+            fds.as_mut_ptr().cast(),
+            libc::nfds_t::from(nfds),
+            timeout_ms,
+        )
+    }
+    .into())
 }
 
 pub fn ppoll(fds: &mut [u8], nfds: u32, timeout: Option<&libc::timespec>) -> Result<u32> {
     let t = timeout.map_or(core::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: as in `poll`; `t` is null or a timespec of ours; no signal mask is passed.
     let r = unsafe {
-        libc::syscall(libc::SYS_ppoll, fds.as_mut_ptr(), libc::c_ulong::from(nfds), t, 0usize, 8usize)
+        libc::syscall(
+            libc::SYS_ppoll,
+            fds.as_mut_ptr(),
+            libc::c_ulong::from(nfds),
+            t,
+            0usize,
+            8usize,
+        )
     };
     cvt(r)
 }
 
 /// select on three `fd_set` bitmaps of ours (the bit layout is the same on i386 and x86-64
 /// as long as the arrays are a multiple of 8 bytes, which the caller pads them to).
-pub fn select(nfds: i32, sets: &mut [Option<Vec<u8>>; 3], timeout: Option<&mut libc::timespec>) -> Result<u32> {
+pub fn select(
+    nfds: i32,
+    sets: &mut [Option<Vec<u8>>; 3],
+    timeout: Option<&mut libc::timespec>,
+) -> Result<u32> {
     let p = |s: &mut Option<Vec<u8>>| s.as_mut().map_or(core::ptr::null_mut(), |v| v.as_mut_ptr());
     let [r, w, e] = sets;
     let t = timeout.map_or(core::ptr::null_mut(), |t| t as *mut libc::timespec);
     // SAFETY: each set is null or a buffer of ours of at least ceil(nfds/64)*8 bytes; `t` is
     // null or a timespec of ours (pselect6 updates it); no signal mask is passed.
     let res = unsafe {
-        libc::syscall(libc::SYS_pselect6, nfds, p(r), p(w), p(e), t, core::ptr::null::<u8>())
+        libc::syscall(
+            libc::SYS_pselect6,
+            nfds,
+            p(r),
+            p(w),
+            p(e),
+            t,
+            core::ptr::null::<u8>(),
+        )
     };
     cvt(res)
 }
@@ -237,7 +293,14 @@ pub fn prlimit(pid: i32, res: u32, new: Option<&[u64; 2]>, old: &mut [u64; 2]) -
 
 pub fn sched_getaffinity(pid: i32, buf: &mut [u8]) -> Result<u32> {
     // SAFETY: `buf` is writable for its length (a multiple of 8 as the host requires).
-    cvt(unsafe { libc::syscall(libc::SYS_sched_getaffinity, pid, buf.len(), buf.as_mut_ptr()) })
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_sched_getaffinity,
+            pid,
+            buf.len(),
+            buf.as_mut_ptr(),
+        )
+    })
 }
 
 pub fn wait4(pid: i32, options: i32) -> Result<(u32, i32, libc::rusage)> {
@@ -257,7 +320,12 @@ pub fn sysinfo() -> Result<libc::sysinfo> {
 }
 
 pub fn times() -> Result<(i64, libc::tms)> {
-    let mut t = libc::tms { tms_utime: 0, tms_stime: 0, tms_cutime: 0, tms_cstime: 0 };
+    let mut t = libc::tms {
+        tms_utime: 0,
+        tms_stime: 0,
+        tms_cutime: 0,
+        tms_cstime: 0,
+    };
     // SAFETY: `t` is a local.
     let r = unsafe { libc::times(&mut t) };
     cvt64(r).map(|c| (c, t))
@@ -322,7 +390,10 @@ pub fn set_disposition(sig: i32, ignore: bool) {
 /// End this process by `sig` the way the kernel would for an unhandled signal: default
 /// action, unblocked, no core file. Falls back to exit status 128+sig.
 pub fn die_by_signal(sig: i32) -> ! {
-    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let no_core = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: `no_core` is a local rlimit; setrlimit only reads it.
     unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
     set_disposition(sig, false);
@@ -382,7 +453,11 @@ pub fn getgroups(max: usize) -> Result<Vec<u32>> {
 
 /// prctl(PR_SET_NAME) / prctl(PR_GET_NAME) with a 16-byte buffer of ours.
 pub fn prctl_name(set: bool, name: &mut [u8; 16]) -> Result<u32> {
-    let op = if set { libc::PR_SET_NAME } else { libc::PR_GET_NAME };
+    let op = if set {
+        libc::PR_SET_NAME
+    } else {
+        libc::PR_GET_NAME
+    };
     // SAFETY: both options take a pointer to a 16-byte buffer; `name` is one.
     cvt(unsafe { libc::prctl(op, name.as_mut_ptr()) }.into())
 }
@@ -404,7 +479,10 @@ pub fn is_ignored(sig: i32) -> bool {
 /// Move a descriptor of the runner's out of the range programs use (F_DUPFD_CLOEXEC from
 /// `min`), closing the original.
 pub fn move_high(fd: i32, min: i32) -> Result<i32> {
-    let n = int_call(libc::SYS_fcntl, &[fd.into(), libc::F_DUPFD_CLOEXEC.into(), min.into()])?;
+    let n = int_call(
+        libc::SYS_fcntl,
+        &[fd.into(), libc::F_DUPFD_CLOEXEC.into(), min.into()],
+    )?;
     let _ = close(fd);
     Ok(n as i32)
 }

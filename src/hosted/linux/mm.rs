@@ -138,7 +138,13 @@ impl AddressSpace {
     }
 
     /// mprotect: every page must be mapped (else ENOMEM, as Linux).
-    pub fn protect(&mut self, w: &mut Window, addr: u32, len: u64, prot: Prot) -> Result<(), Errno> {
+    pub fn protect(
+        &mut self,
+        w: &mut Window,
+        addr: u32,
+        len: u64,
+        prot: Prot,
+    ) -> Result<(), Errno> {
         if !self.is_all_mapped(addr, len) {
             return Err(Errno::ENOMEM);
         }

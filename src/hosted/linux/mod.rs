@@ -46,7 +46,10 @@ pub enum Error {
     Malformed(String),
     Dynamic,
     NoSegments,
-    BadSegment { index: usize, why: &'static str },
+    BadSegment {
+        index: usize,
+        why: &'static str,
+    },
     Overlap,
     BadEntry(u32),
     ArgsTooLong,
@@ -69,7 +72,9 @@ impl fmt::Display for Error {
             Error::NoSegments => write!(f, "No loadable segments"),
             Error::BadSegment { index, why } => write!(f, "Program header {index}: segment {why}"),
             Error::Overlap => write!(f, "Loadable segments overlap"),
-            Error::BadEntry(e) => write!(f, "Entry point {e:#010x} is outside any executable segment"),
+            Error::BadEntry(e) => {
+                write!(f, "Entry point {e:#010x} is outside any executable segment")
+            }
             Error::ArgsTooLong => write!(f, "Argument list too long"),
             Error::NoExecPermission => write!(f, "Permission denied"),
             Error::NoMemory => write!(f, "Cannot set up the guest address space"),
@@ -152,9 +157,13 @@ impl FdTable {
     pub fn inherited() -> FdTable {
         let mut owned = BTreeSet::new();
         if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-            let fds: Vec<i32> = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+            let fds: Vec<i32> = dir
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect();
             // The directory's own descriptor is gone now; keep those still open.
-            owned.extend(fds.into_iter().filter(|&fd| host::int_call(libc::SYS_fcntl, &[fd.into(), libc::F_GETFD.into()]).is_ok()));
+            owned.extend(fds.into_iter().filter(|&fd| {
+                host::int_call(libc::SYS_fcntl, &[fd.into(), libc::F_GETFD.into()]).is_ok()
+            }));
         }
         owned.extend([0, 1, 2]);
         FdTable { owned }
@@ -180,7 +189,8 @@ impl FdTable {
 
     /// True if `fd` is open in the host but not the guest's: the runner's own.
     pub fn is_runner_fd(&self, fd: i32) -> bool {
-        !self.owned.contains(&fd) && host::int_call(libc::SYS_fcntl, &[fd.into(), libc::F_GETFD.into()]).is_ok()
+        !self.owned.contains(&fd)
+            && host::int_call(libc::SYS_fcntl, &[fd.into(), libc::F_GETFD.into()]).is_ok()
     }
 }
 
@@ -203,7 +213,12 @@ impl Default for Signals {
         // SS_DISABLE in ss_flags: no alternate stack.
         let mut altstack = [0u8; 12];
         altstack[4] = 2;
-        Signals { actions: [SigAction::default(); abi::NSIG as usize + 1], mask: 0, pending: 0, altstack }
+        Signals {
+            actions: [SigAction::default(); abi::NSIG as usize + 1],
+            mask: 0,
+            pending: 0,
+            altstack,
+        }
     }
 }
 
@@ -259,12 +274,24 @@ impl Process {
         elf::map(&img, &file, &mut m.mem, &mut mm)?;
         let mut random = [0u8; 16];
         host::getrandom(&mut random, 0).map_err(|_| Error::NoMemory)?;
-        let ids = [libc::SYS_getuid, libc::SYS_geteuid, libc::SYS_getgid, libc::SYS_getegid]
-            .map(|nr| host::int_call(nr, &[]).unwrap_or(0));
+        let ids = [
+            libc::SYS_getuid,
+            libc::SYS_geteuid,
+            libc::SYS_getgid,
+            libc::SYS_getegid,
+        ]
+        .map(|nr| host::int_call(nr, &[]).unwrap_or(0));
         let execfn = opts.program.as_os_str().as_encoded_bytes();
         let st = elf::build_stack(
             &img,
-            &elf::StackArgs { argv: &opts.argv, envp: &opts.envp, execfn, random, hwcap: hwcap(&m), ids },
+            &elf::StackArgs {
+                argv: &opts.argv,
+                envp: &opts.envp,
+                execfn,
+                random,
+                hwcap: hwcap(&m),
+                ids,
+            },
         )?;
         elf::map_stack(&img, &st, &mut m.mem, &mut mm)?;
         let cpu = m.cpu_mut();
@@ -279,7 +306,11 @@ impl Process {
             fds,
             sig: Signals::default(),
             exe: CString::new(exe.into_os_string().into_encoded_bytes()).unwrap_or_default(),
-            log: Log { verbose: opts.verbose || opts.strace, strace: opts.strace, ..Log::default() },
+            log: Log {
+                verbose: opts.verbose || opts.strace,
+                strace: opts.strace,
+                ..Log::default()
+            },
             clear_child_tid: 0,
             runner: std::env::current_exe().ok(),
             soft_limits: Default::default(),
@@ -298,8 +329,12 @@ impl Process {
                     }
                 }
                 // The gates Linux opens to user mode besides 0x80: int3 and into.
-                Exit::SoftInt { vector: 3, .. } => return self.fault_signal(Fault::new(Vector::BP)),
-                Exit::SoftInt { vector: 4, .. } => return self.fault_signal(Fault::new(Vector::OF)),
+                Exit::SoftInt { vector: 3, .. } => {
+                    return self.fault_signal(Fault::new(Vector::BP))
+                }
+                Exit::SoftInt { vector: 4, .. } => {
+                    return self.fault_signal(Fault::new(Vector::OF))
+                }
                 Exit::SoftInt { vector, len } => {
                     // Any other `int n` hits a DPL 0 gate: #GP(n*8+2) at the instruction.
                     let cpu = self.m.cpu_mut();
@@ -320,13 +355,21 @@ impl Process {
         let sig = fault_to_signal(f.vector);
         let eip = self.m.cpu().eip;
         let what = match f.vector {
-            Vector::PF => format!("#PF at eip={eip:#010x}, cr2={:#010x}, err={:#x}", f.cr2, f.error_code),
-            v if v.has_error_code() => format!("#{v:?} at eip={eip:#010x}, err={:#x}", f.error_code),
+            Vector::PF => format!(
+                "#PF at eip={eip:#010x}, cr2={:#010x}, err={:#x}",
+                f.cr2, f.error_code
+            ),
+            v if v.has_error_code() => {
+                format!("#{v:?} at eip={eip:#010x}, err={:#x}", f.error_code)
+            }
             v => format!("#{v:?} at eip={eip:#010x}"),
         };
         Termination::Signaled {
             sig,
-            report: Some(format!("guest killed by {} ({what})", abi::signal_name(sig))),
+            report: Some(format!(
+                "guest killed by {} ({what})",
+                abi::signal_name(sig)
+            )),
         }
     }
 
@@ -348,7 +391,11 @@ impl Process {
             }
         };
         if self.log.strace {
-            let shown = if eax > 0xffff_f000 { format!("-{:?}", Errno(eax.wrapping_neg() as i32)) } else { format!("{eax:#x}") };
+            let shown = if eax > 0xffff_f000 {
+                format!("-{:?}", Errno(eax.wrapping_neg() as i32))
+            } else {
+                format!("{eax:#x}")
+            };
             eprintln!("xdbt: {} = {shown}", syscalls::describe(nr, &args));
         }
         self.m.cpu_mut().gpr[EAX] = eax;
@@ -368,14 +415,20 @@ impl Process {
     pub fn read_mem(&self, addr: u32, len: usize) -> Result<Vec<u8>, Errno> {
         Self::range_ok(addr, len)?;
         let mut v = vec![0u8; len];
-        self.m.mem.read(GuestAddr(addr), &mut v, Access::Read).map_err(|_| Errno::EFAULT)?;
+        self.m
+            .mem
+            .read(GuestAddr(addr), &mut v, Access::Read)
+            .map_err(|_| Errno::EFAULT)?;
         Ok(v)
     }
 
     pub fn read_array<const N: usize>(&self, addr: u32) -> Result<[u8; N], Errno> {
         Self::range_ok(addr, N)?;
         let mut v = [0u8; N];
-        self.m.mem.read(GuestAddr(addr), &mut v, Access::Read).map_err(|_| Errno::EFAULT)?;
+        self.m
+            .mem
+            .read(GuestAddr(addr), &mut v, Access::Read)
+            .map_err(|_| Errno::EFAULT)?;
         Ok(v)
     }
 
@@ -386,7 +439,10 @@ impl Process {
     /// Store bytes where the guest could write them.
     pub fn write_mem(&mut self, addr: u32, data: &[u8]) -> Result<(), Errno> {
         Self::range_ok(addr, data.len())?;
-        self.m.mem.write(GuestAddr(addr), data).map_err(|_| Errno::EFAULT)
+        self.m
+            .mem
+            .write(GuestAddr(addr), data)
+            .map_err(|_| Errno::EFAULT)
     }
 
     pub fn write_u32(&mut self, addr: u32, v: u32) -> Result<(), Errno> {

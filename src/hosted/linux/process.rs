@@ -16,7 +16,6 @@ use crate::cpu::{SegReg, ESP};
 use crate::hosted::machine::{LINUX_TLS_ENTRIES, LINUX_TLS_MIN};
 use std::ffi::CString;
 
-
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAKE: u32 = 1;
 const FUTEX_REQUEUE: u32 = 3;
@@ -38,11 +37,23 @@ const CLONE_CHILD_SETTID: u32 = 0x100_0000;
 /// Signals the runner needs for itself (translated-code faults); the guest's settings for
 /// them are recorded but never applied to the host.
 fn runner_signal(sig: i32) -> bool {
-    matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP | libc::SIGKILL | libc::SIGSTOP)
+    matches!(
+        sig,
+        libc::SIGSEGV
+            | libc::SIGBUS
+            | libc::SIGILL
+            | libc::SIGFPE
+            | libc::SIGTRAP
+            | libc::SIGKILL
+            | libc::SIGSTOP
+    )
 }
 
 fn stop_signal(sig: i32) -> bool {
-    matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+    matches!(
+        sig,
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+    )
 }
 
 fn bit(sig: i32) -> u64 {
@@ -60,7 +71,11 @@ impl Process {
     /// SIGPIPE, which the Rust runtime ignores before `main`, losing what exec passed on).
     pub(super) fn init_signals(&mut self, ignored: u64) {
         for sig in 1..=abi::NSIG as i32 {
-            let ign = if sig == libc::SIGPIPE { ignored & bit(sig) != 0 } else { host::is_ignored(sig) || ignored & bit(sig) != 0 };
+            let ign = if sig == libc::SIGPIPE {
+                ignored & bit(sig) != 0
+            } else {
+                host::is_ignored(sig) || ignored & bit(sig) != 0
+            };
             if ign && sig != libc::SIGKILL && sig != libc::SIGSTOP {
                 self.sig.actions[sig as usize].handler = SigAction::SIG_IGN;
             }
@@ -70,7 +85,9 @@ impl Process {
 
     /// The mask of signals the guest ignores, for an exec to pass on.
     pub fn ignored_signals(&self) -> u64 {
-        (1..=abi::NSIG as i32).filter(|&s| self.sig.actions[s as usize].handler == SigAction::SIG_IGN).fold(0, |m, s| m | bit(s))
+        (1..=abi::NSIG as i32)
+            .filter(|&s| self.sig.actions[s as usize].handler == SigAction::SIG_IGN)
+            .fold(0, |m, s| m | bit(s))
     }
 
     fn mirror_signal(&mut self, sig: i32) {
@@ -84,7 +101,10 @@ impl Process {
                 // A handler we cannot call. For SIGPIPE the closest is to let the write fail
                 // with EPIPE, as it does after a handler returns; others keep their default.
                 host::set_disposition(sig, sig == libc::SIGPIPE);
-                self.log.once(format!("{} handler installed; it will not be called", abi::signal_name(sig)));
+                self.log.once(format!(
+                    "{} handler installed; it will not be called",
+                    abi::signal_name(sig)
+                ));
             }
         }
     }
@@ -123,9 +143,23 @@ impl Process {
     pub(super) fn sys_uname(&mut self, buf: u32) -> SysResult {
         let u = host::uname()?;
         let mut out = vec![0u8; abi::UTSNAME_SIZE];
-        let fields = [&u.sysname, &u.nodename, &u.release, &u.version, &u.machine, &u.domainname];
+        let fields = [
+            &u.sysname,
+            &u.nodename,
+            &u.release,
+            &u.version,
+            &u.machine,
+            &u.domainname,
+        ];
         for (i, f) in fields.iter().enumerate() {
-            let bytes: Vec<u8> = if i == 4 { b"i686".to_vec() } else { f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect() };
+            let bytes: Vec<u8> = if i == 4 {
+                b"i686".to_vec()
+            } else {
+                f.iter()
+                    .take_while(|&&c| c != 0)
+                    .map(|&c| c as u8)
+                    .collect()
+            };
             let n = bytes.len().min(64);
             out[i * 65..i * 65 + n].copy_from_slice(&bytes[..n]);
         }
@@ -153,8 +187,18 @@ impl Process {
         Ok(0)
     }
 
-    pub(super) fn sys_clock_gettime(&mut self, clk: u32, tp: u32, t: TimeAbi, res: bool) -> SysResult {
-        let v = if res { host::clock_getres(clk as i32)? } else { host::clock_gettime(clk as i32)? };
+    pub(super) fn sys_clock_gettime(
+        &mut self,
+        clk: u32,
+        tp: u32,
+        t: TimeAbi,
+        res: bool,
+    ) -> SysResult {
+        let v = if res {
+            host::clock_getres(clk as i32)?
+        } else {
+            host::clock_gettime(clk as i32)?
+        };
         if tp != 0 {
             if t == TimeAbi::Old32 && i32::try_from(v.tv_sec).is_err() {
                 return Err(Errno::EOVERFLOW.into());
@@ -164,12 +208,22 @@ impl Process {
         Ok(0)
     }
 
-    pub(super) fn sys_clock_nanosleep(&mut self, clk: u32, flags: u32, req: u32, rem: u32, t: TimeAbi) -> SysResult {
+    pub(super) fn sys_clock_nanosleep(
+        &mut self,
+        clk: u32,
+        flags: u32,
+        req: u32,
+        rem: u32,
+        t: TimeAbi,
+    ) -> SysResult {
         let r = t.decode(&self.read_mem(req, t.size())?);
         if r.tv_sec < 0 || !(0..1_000_000_000).contains(&r.tv_nsec) {
             return Err(Errno::EINVAL.into());
         }
-        let mut left = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut left = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         match host::clock_nanosleep(clk as i32, flags as i32, &r, &mut left) {
             Err(Errno::EINTR) if rem != 0 && flags & libc::TIMER_ABSTIME as u32 == 0 => {
                 self.write_mem(rem, &t.encode(&left))?;
@@ -184,7 +238,10 @@ impl Process {
         let (ticks, t) = host::times()?;
         if buf != 0 {
             let mut o = Out::<16>::new();
-            o.u32(0, t.tms_utime as u32).u32(4, t.tms_stime as u32).u32(8, t.tms_cutime as u32).u32(12, t.tms_cstime as u32);
+            o.u32(0, t.tms_utime as u32)
+                .u32(4, t.tms_stime as u32)
+                .u32(8, t.tms_cutime as u32)
+                .u32(12, t.tms_cstime as u32);
             self.write_mem(buf, &o.0)?;
         }
         Ok(ticks as u32)
@@ -227,7 +284,16 @@ impl Process {
     /// sysinfo with i386's 32-bit fields, scaled through mem_unit as `do_compat_sysinfo`.
     pub(super) fn sys_sysinfo(&mut self, buf: u32) -> SysResult {
         let si = host::sysinfo()?;
-        let mut mem = [si.totalram, si.freeram, si.sharedram, si.bufferram, si.totalswap, si.freeswap, si.totalhigh, si.freehigh];
+        let mut mem = [
+            si.totalram,
+            si.freeram,
+            si.sharedram,
+            si.bufferram,
+            si.totalswap,
+            si.freeswap,
+            si.totalhigh,
+            si.freehigh,
+        ];
         let mut unit = si.mem_unit;
         while mem.iter().any(|&v| v > u64::from(u32::MAX)) && unit < 4096 {
             unit <<= 1;
@@ -241,7 +307,10 @@ impl Process {
         for (i, v) in mem[..6].iter().enumerate() {
             o.u32(16 + 4 * i, *v as u32);
         }
-        o.u16(40, si.procs).u32(44, mem[6] as u32).u32(48, mem[7] as u32).u32(52, unit);
+        o.u16(40, si.procs)
+            .u32(44, mem[6] as u32)
+            .u32(48, mem[7] as u32)
+            .u32(52, unit);
         self.write_mem(buf, &o.0)?;
         Ok(0)
     }
@@ -286,7 +355,13 @@ impl Process {
 
     pub(super) fn sys_setrlimit(&mut self, res: u32, buf: u32) -> SysResult {
         let b = self.read_mem(buf, 8)?;
-        let w = |x: u32| if x == u32::MAX { u64::MAX } else { u64::from(x) };
+        let w = |x: u32| {
+            if x == u32::MAX {
+                u64::MAX
+            } else {
+                u64::from(x)
+            }
+        };
         self.set_limit(res, [w(get_u32(&b, 0)), w(get_u32(&b, 4))])?;
         Ok(0)
     }
@@ -405,7 +480,10 @@ impl Process {
             | (((d >> 47) & 1 == 0) as u32) << 5 // seg_not_present
             | (((d >> 52) & 1) as u32) << 6; // useable
         let mut o = Out::<16>::new();
-        o.u32(0, idx).u32(4, base).u32(8, limit).u32(12, if d == 0 { 0x28 } else { flags });
+        o.u32(0, idx)
+            .u32(4, base)
+            .u32(8, limit)
+            .u32(12, if d == 0 { 0x28 } else { flags });
         self.write_mem(uinfo, &o.0)?;
         Ok(0)
     }
@@ -413,7 +491,16 @@ impl Process {
     /// futex for a single-threaded process: nothing else can change the word or wake us,
     /// so a wait on an unchanged word sleeps out its timeout (or forever, as it would).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn sys_futex(&mut self, uaddr: u32, op: u32, val: u32, timeout: u32, uaddr2: u32, val3: u32, t: TimeAbi) -> SysResult {
+    pub(super) fn sys_futex(
+        &mut self,
+        uaddr: u32,
+        op: u32,
+        val: u32,
+        timeout: u32,
+        uaddr2: u32,
+        val3: u32,
+        t: TimeAbi,
+    ) -> SysResult {
         let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
         match cmd {
             FUTEX_WAIT | FUTEX_WAIT_BITSET => {
@@ -424,7 +511,8 @@ impl Process {
                     return Err(Errno::EAGAIN.into());
                 }
                 if timeout == 0 {
-                    self.log.once("futex wait with no other thread to wake it".into());
+                    self.log
+                        .once("futex wait with no other thread to wake it".into());
                     loop {
                         host::pause();
                     }
@@ -436,7 +524,10 @@ impl Process {
                     (_, true) => (libc::CLOCK_REALTIME, libc::TIMER_ABSTIME),
                     (_, false) => (libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME),
                 };
-                let mut left = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                let mut left = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
                 host::clock_nanosleep(clk, flags, &ts, &mut left)?;
                 Err(Errno::ETIMEDOUT.into())
             }
@@ -472,7 +563,13 @@ impl Process {
         }
     }
 
-    pub(super) fn sys_rt_sigaction(&mut self, sig: u32, act: u32, oact: u32, size: u32) -> SysResult {
+    pub(super) fn sys_rt_sigaction(
+        &mut self,
+        sig: u32,
+        act: u32,
+        oact: u32,
+        size: u32,
+    ) -> SysResult {
         if size != 8 || sig == 0 || sig > abi::NSIG {
             return Err(Errno::EINVAL.into());
         }
@@ -497,11 +594,21 @@ impl Process {
         Ok(0)
     }
 
-    pub(super) fn sys_rt_sigprocmask(&mut self, how: u32, set: u32, oset: u32, size: u32) -> SysResult {
+    pub(super) fn sys_rt_sigprocmask(
+        &mut self,
+        how: u32,
+        set: u32,
+        oset: u32,
+        size: u32,
+    ) -> SysResult {
         if size != 8 {
             return Err(Errno::EINVAL.into());
         }
-        let new = if set != 0 { Some(abi::get_u64(&self.read_mem(set, 8)?, 0)) } else { None };
+        let new = if set != 0 {
+            Some(abi::get_u64(&self.read_mem(set, 8)?, 0))
+        } else {
+            None
+        };
         if oset != 0 {
             let old = self.sig.mask.to_le_bytes();
             self.write_mem(oset, &old)?;
@@ -525,7 +632,11 @@ impl Process {
     }
 
     pub(super) fn sys_sigaltstack(&mut self, ss: u32, oss: u32) -> SysResult {
-        let new = if ss != 0 { Some(self.read_array::<12>(ss)?) } else { None };
+        let new = if ss != 0 {
+            Some(self.read_array::<12>(ss)?)
+        } else {
+            None
+        };
         if oss != 0 {
             let cur = self.sig.altstack;
             self.write_mem(oss, &cur)?;
@@ -551,13 +662,19 @@ impl Process {
                 if abi::default_ignored(sig) {
                     Ok(0)
                 } else if stop_signal(sig) {
-                    Ok(host::int_call(libc::SYS_kill, &[host::getpid().into(), sig.into()])?)
+                    Ok(host::int_call(
+                        libc::SYS_kill,
+                        &[host::getpid().into(), sig.into()],
+                    )?)
                 } else {
                     Err(SysErr::Exit(Termination::Signaled { sig, report: None }))
                 }
             }
             _ => {
-                self.log.once(format!("{} handler not called (signal delivery is not supported)", abi::signal_name(sig)));
+                self.log.once(format!(
+                    "{} handler not called (signal delivery is not supported)",
+                    abi::signal_name(sig)
+                ));
                 Ok(0)
             }
         }
@@ -570,7 +687,10 @@ impl Process {
         if pid == host::getpid() {
             return self.self_signal(sig as i32);
         }
-        Ok(host::int_call(libc::SYS_kill, &[libc::c_long::from(pid as i32), sig.into()])?)
+        Ok(host::int_call(
+            libc::SYS_kill,
+            &[libc::c_long::from(pid as i32), sig.into()],
+        )?)
     }
 
     pub(super) fn sys_tgkill(&mut self, tgid: Option<u32>, tid: u32, sig: u32) -> SysResult {
@@ -582,7 +702,10 @@ impl Process {
             return self.self_signal(sig as i32);
         }
         match tgid {
-            Some(g) => Ok(host::int_call(libc::SYS_tgkill, &[g.into(), tid.into(), sig.into()])?),
+            Some(g) => Ok(host::int_call(
+                libc::SYS_tgkill,
+                &[g.into(), tid.into(), sig.into()],
+            )?),
             None => Ok(host::int_call(libc::SYS_tkill, &[tid.into(), sig.into()])?),
         }
     }
@@ -612,11 +735,13 @@ impl Process {
                 self.write_mem(arg2, &name)?;
                 Ok(0)
             }
-            libc::PR_GET_DUMPABLE | libc::PR_SET_DUMPABLE | libc::PR_SET_PDEATHSIG => {
-                Ok(host::int_call(libc::SYS_prctl, &[option.into(), arg2.into()])?)
-            }
+            libc::PR_GET_DUMPABLE | libc::PR_SET_DUMPABLE | libc::PR_SET_PDEATHSIG => Ok(
+                host::int_call(libc::SYS_prctl, &[option.into(), arg2.into()])?,
+            ),
             _ => {
-                self.log.once(format!("unsupported prctl option {option}: returning -EINVAL"));
+                self.log.once(format!(
+                    "unsupported prctl option {option}: returning -EINVAL"
+                ));
                 Err(Errno::EINVAL.into())
             }
         }
@@ -630,12 +755,24 @@ impl Process {
 
     /// clone for new processes (fork semantics; CLONE_VM only with CLONE_VFORK, as
     /// posix_spawn uses it). Threads are not supported.
-    pub(super) fn sys_clone(&mut self, flags: u32, newsp: u32, ptid: u32, tls: u32, ctid: u32) -> SysResult {
+    pub(super) fn sys_clone(
+        &mut self,
+        flags: u32,
+        newsp: u32,
+        ptid: u32,
+        tls: u32,
+        ctid: u32,
+    ) -> SysResult {
         if flags & CLONE_THREAD != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
-            self.log.once("clone of a thread: threads are not supported".into());
+            self.log
+                .once("clone of a thread: threads are not supported".into());
             return Err(Errno::ENOSYS.into());
         }
-        let tls_desc = if flags & CLONE_SETTLS != 0 { Some(UserDesc::parse(&self.read_array::<16>(tls)?)) } else { None };
+        let tls_desc = if flags & CLONE_SETTLS != 0 {
+            Some(UserDesc::parse(&self.read_array::<16>(tls)?))
+        } else {
+            None
+        };
         let vfork_pipe = if flags & CLONE_VFORK != 0 {
             let [r, w] = host::pipe2(libc::O_CLOEXEC)?;
             Some([host::move_high(r, 900)?, host::move_high(w, 900)?])
@@ -667,10 +804,15 @@ impl Process {
             if flags & CLONE_PARENT_SETTID != 0 {
                 self.write_u32(ptid, me)?;
             }
-            self.clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 { ctid } else { 0 };
+            self.clear_child_tid = if flags & CLONE_CHILD_CLEARTID != 0 {
+                ctid
+            } else {
+                0
+            };
             if let Some(u) = tls_desc {
                 let idx = u.entry_number;
-                if u.tls_okay() && (LINUX_TLS_MIN..LINUX_TLS_MIN + LINUX_TLS_ENTRIES).contains(&idx) {
+                if u.tls_okay() && (LINUX_TLS_MIN..LINUX_TLS_MIN + LINUX_TLS_ENTRIES).contains(&idx)
+                {
                     self.install_tls(idx, &u);
                 }
             }
@@ -699,7 +841,8 @@ impl Process {
         let n = host::read(fd as i32, &mut head);
         let _ = host::close(fd as i32);
         let n = n? as usize;
-        let is_i386 = n >= 20 && head[..4] == *b"\x7fELF" && head[4] == 1 && abi::get_u16(&head, 18) == 3;
+        let is_i386 =
+            n >= 20 && head[..4] == *b"\x7fELF" && head[4] == 1 && abi::get_u16(&head, 18) == 3;
         let env_refs: Vec<&std::ffi::CStr> = env.iter().map(|s| s.as_c_str()).collect();
         if !is_i386 {
             let arg_refs: Vec<&std::ffi::CStr> = args.iter().map(|s| s.as_c_str()).collect();
@@ -708,7 +851,8 @@ impl Process {
         let Some(runner) = self.runner.clone() else {
             return Err(Errno(libc::ENOEXEC).into());
         };
-        let runner = CString::new(runner.into_os_string().into_encoded_bytes()).map_err(|_| Errno(libc::ENOEXEC))?;
+        let runner = CString::new(runner.into_os_string().into_encoded_bytes())
+            .map_err(|_| Errno(libc::ENOEXEC))?;
         let mut v: Vec<CString> = vec![runner.clone(), c"run-linux".into()];
         if self.log.strace {
             v.push(c"-vv".into());
@@ -731,7 +875,13 @@ impl Process {
         Err(host::execve(&runner, &arg_refs, &env_refs).into())
     }
 
-    pub(super) fn sys_wait4(&mut self, pid: u32, status: u32, options: u32, rusage: u32) -> SysResult {
+    pub(super) fn sys_wait4(
+        &mut self,
+        pid: u32,
+        status: u32,
+        options: u32,
+        rusage: u32,
+    ) -> SysResult {
         if status != 0 {
             self.check_writable(status, 4)?;
         }

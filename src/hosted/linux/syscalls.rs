@@ -9,8 +9,12 @@ use super::{Process, SysResult};
 
 /// `name(args)` for logs.
 pub fn describe(nr: u32, a: &[u32; 6]) -> String {
-    let name = Sysno::from_u32(nr).map_or_else(|| format!("syscall_{nr}"), |s| s.name().to_string());
-    format!("{name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x})", a[0], a[1], a[2], a[3], a[4], a[5])
+    let name =
+        Sysno::from_u32(nr).map_or_else(|| format!("syscall_{nr}"), |s| s.name().to_string());
+    format!(
+        "{name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x})",
+        a[0], a[1], a[2], a[3], a[4], a[5]
+    )
 }
 
 impl Process {
@@ -30,7 +34,12 @@ impl Process {
             pwrite64 => self.sys_pwrite64(a0, a1, a2, u64::from(a3) | (u64::from(a4) << 32)),
             open => self.sys_openat(super::fs::AT_FDCWD, a0, a1, a2),
             openat => self.sys_openat(a0, a1, a2, a3),
-            creat => self.sys_openat(super::fs::AT_FDCWD, a0, (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u32, a1),
+            creat => self.sys_openat(
+                super::fs::AT_FDCWD,
+                a0,
+                (libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC) as u32,
+                a1,
+            ),
             close => self.sys_close(a0),
             lseek => self.sys_lseek(a0, a1, a2),
             _llseek => self.sys_llseek(a0, a1, a2, a3, a4),
@@ -38,7 +47,12 @@ impl Process {
             lstat => self.sys_stat32(super::fs::AT_FDCWD, Some(a0), a1, libc::AT_SYMLINK_NOFOLLOW),
             fstat => self.sys_stat32(a0, None, a1, 0),
             stat64 => self.sys_stat64(super::fs::AT_FDCWD, Some(a0), a1, 0),
-            lstat64 => self.sys_stat64(super::fs::AT_FDCWD, Some(a0), a1, libc::AT_SYMLINK_NOFOLLOW as u32),
+            lstat64 => self.sys_stat64(
+                super::fs::AT_FDCWD,
+                Some(a0),
+                a1,
+                libc::AT_SYMLINK_NOFOLLOW as u32,
+            ),
             fstat64 => self.sys_stat64(a0, None, a1, 0),
             fstatat64 => self.sys_stat64(a0, Some(a1), a2, a3),
             statx => self.sys_statx(a0, a1, a2, a3, a4),
@@ -62,7 +76,13 @@ impl Process {
             getdents64 => self.sys_getdents64(a0, a1, a2),
             unlink => self.sys_path_int(libc::SYS_unlinkat, super::fs::AT_FDCWD, a0, 0, 0),
             unlinkat => self.sys_path_int(libc::SYS_unlinkat, a0, a1, a2, 0),
-            rmdir => self.sys_path_int(libc::SYS_unlinkat, super::fs::AT_FDCWD, a0, libc::AT_REMOVEDIR as u32, 0),
+            rmdir => self.sys_path_int(
+                libc::SYS_unlinkat,
+                super::fs::AT_FDCWD,
+                a0,
+                libc::AT_REMOVEDIR as u32,
+                0,
+            ),
             mkdir => self.sys_path_int(libc::SYS_mkdirat, super::fs::AT_FDCWD, a0, a1, 0),
             mkdirat => self.sys_path_int(libc::SYS_mkdirat, a0, a1, a2, 0),
             mknod => self.sys_path_int(libc::SYS_mknodat, super::fs::AT_FDCWD, a0, a1, a2),
@@ -71,11 +91,23 @@ impl Process {
             fchmodat => self.sys_path_int(libc::SYS_fchmodat, a0, a1, a2, 0),
             fchmod => self.sys_fd_int(libc::SYS_fchmod, a0, &[a1.into()]),
             chown32 => self.sys_fchownat(super::fs::AT_FDCWD, a0, a1, a2, 0),
-            lchown32 => self.sys_fchownat(super::fs::AT_FDCWD, a0, a1, a2, libc::AT_SYMLINK_NOFOLLOW as u32),
+            lchown32 => self.sys_fchownat(
+                super::fs::AT_FDCWD,
+                a0,
+                a1,
+                a2,
+                libc::AT_SYMLINK_NOFOLLOW as u32,
+            ),
             fchownat => self.sys_fchownat(a0, a1, a2, a3, a4),
             fchown32 => self.sys_fd_int(libc::SYS_fchown, a0, &[id32(a1), id32(a2)]),
             chown => self.sys_fchownat(super::fs::AT_FDCWD, a0, id16(a1), id16(a2), 0),
-            lchown => self.sys_fchownat(super::fs::AT_FDCWD, a0, id16(a1), id16(a2), libc::AT_SYMLINK_NOFOLLOW as u32),
+            lchown => self.sys_fchownat(
+                super::fs::AT_FDCWD,
+                a0,
+                id16(a1),
+                id16(a2),
+                libc::AT_SYMLINK_NOFOLLOW as u32,
+            ),
             fchown => self.sys_fd_int(libc::SYS_fchown, a0, &[id32(id16(a1)), id32(id16(a2))]),
             rename => self.sys_rename(super::fs::AT_FDCWD, a0, super::fs::AT_FDCWD, a1, 0),
             renameat => self.sys_rename(a0, a1, a2, a3, 0),
@@ -88,17 +120,27 @@ impl Process {
             truncate => self.sys_truncate(a0, i64::from(a1 as i32)),
             truncate64 => self.sys_truncate(a0, (u64::from(a1) | (u64::from(a2) << 32)) as i64),
             ftruncate => self.sys_fd_int(libc::SYS_ftruncate, a0, &[i64::from(a1 as i32)]),
-            ftruncate64 => self.sys_fd_int(libc::SYS_ftruncate, a0, &[(u64::from(a1) | (u64::from(a2) << 32)) as i64]),
+            ftruncate64 => self.sys_fd_int(
+                libc::SYS_ftruncate,
+                a0,
+                &[(u64::from(a1) | (u64::from(a2) << 32)) as i64],
+            ),
             fsync => self.sys_fd_int(libc::SYS_fsync, a0, &[]),
             fdatasync => self.sys_fd_int(libc::SYS_fdatasync, a0, &[]),
             sync => self.sys_int(libc::SYS_sync, &[]),
             syncfs => self.sys_fd_int(libc::SYS_syncfs, a0, &[]),
             flock => self.sys_fd_int(libc::SYS_flock, a0, &[a1.into()]),
-            fadvise64 | fadvise64_64 => self.sys_fd_int(libc::SYS_fcntl, a0, &[libc::F_GETFD.into()]).map(|_| 0),
+            fadvise64 | fadvise64_64 => self
+                .sys_fd_int(libc::SYS_fcntl, a0, &[libc::F_GETFD.into()])
+                .map(|_| 0),
             fallocate => self.sys_fd_int(
                 libc::SYS_fallocate,
                 a0,
-                &[a1.into(), (u64::from(a2) | (u64::from(a3) << 32)) as i64, (u64::from(a4) | (u64::from(a5) << 32)) as i64],
+                &[
+                    a1.into(),
+                    (u64::from(a2) | (u64::from(a3) << 32)) as i64,
+                    (u64::from(a4) | (u64::from(a5) << 32)) as i64,
+                ],
             ),
             utimensat => self.sys_utimensat(a0, a1, a2, a3, TimeAbi::Old32),
             utimensat_time64 => self.sys_utimensat(a0, a1, a2, a3, TimeAbi::Time64),
@@ -155,7 +197,9 @@ impl Process {
             clock_gettime64 => self.sys_clock_gettime(a0, a1, TimeAbi::Time64, false),
             clock_getres => self.sys_clock_gettime(a0, a1, TimeAbi::Old32, true),
             clock_getres_time64 => self.sys_clock_gettime(a0, a1, TimeAbi::Time64, true),
-            nanosleep => self.sys_clock_nanosleep(libc::CLOCK_MONOTONIC as u32, 0, a0, a1, TimeAbi::Old32),
+            nanosleep => {
+                self.sys_clock_nanosleep(libc::CLOCK_MONOTONIC as u32, 0, a0, a1, TimeAbi::Old32)
+            }
             clock_nanosleep => self.sys_clock_nanosleep(a0, a1, a2, a3, TimeAbi::Old32),
             clock_nanosleep_time64 => self.sys_clock_nanosleep(a0, a1, a2, a3, TimeAbi::Time64),
             times => self.sys_times(a0),
@@ -204,8 +248,10 @@ impl Process {
     }
 
     fn nosys(&mut self, nr: u32) -> SysResult {
-        let name = Sysno::from_u32(nr).map_or_else(|| format!("#{nr}"), |s| format!("{} (#{nr})", s.name()));
-        self.log.once(format!("unsupported syscall {name}: returning -ENOSYS"));
+        let name = Sysno::from_u32(nr)
+            .map_or_else(|| format!("#{nr}"), |s| format!("{} (#{nr})", s.name()));
+        self.log
+            .once(format!("unsupported syscall {name}: returning -ENOSYS"));
         Err(Errno::ENOSYS.into())
     }
 

@@ -26,7 +26,15 @@ fn prot_from(p: u32) -> Prot {
 
 impl Process {
     /// mmap(2) with a byte offset (mmap2's page offset already scaled).
-    pub(super) fn sys_mmap(&mut self, addr: u32, len: u32, prot: u32, flags: u32, fd: u32, off: u64) -> SysResult {
+    pub(super) fn sys_mmap(
+        &mut self,
+        addr: u32,
+        len: u32,
+        prot: u32,
+        flags: u32,
+        fd: u32,
+        off: u64,
+    ) -> SysResult {
         if len == 0 || off % u64::from(PAGE_SIZE) != 0 {
             return Err(Errno::EINVAL.into());
         }
@@ -39,7 +47,11 @@ impl Process {
             MAP_PRIVATE => false,
             _ => return Err(Errno::EINVAL.into()),
         };
-        let file = if flags & MAP_ANONYMOUS != 0 { None } else { Some(self.mappable_fd(fd, prot, shared)?) };
+        let file = if flags & MAP_ANONYMOUS != 0 {
+            None
+        } else {
+            Some(self.mappable_fd(fd, prot, shared)?)
+        };
 
         let at = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
             if addr % PAGE_SIZE != 0 {
@@ -70,7 +82,8 @@ impl Process {
         self.mm.map(&mut self.m.mem, at, len, prot_from(prot))?;
         if let Some(fd) = file {
             if shared && prot & 2 != 0 {
-                self.log.once("writable MAP_SHARED file mapping is a private copy".into());
+                self.log
+                    .once("writable MAP_SHARED file mapping is a private copy".into());
             }
             self.fill_from_file(fd, at, len, off)?;
         }
@@ -95,7 +108,13 @@ impl Process {
         }
     }
 
-    fn fill_from_file(&mut self, fd: Option<i32>, at: u32, len: u64, off: u64) -> Result<(), Errno> {
+    fn fill_from_file(
+        &mut self,
+        fd: Option<i32>,
+        at: u32,
+        len: u64,
+        off: u64,
+    ) -> Result<(), Errno> {
         let Some(fd) = fd else { return Ok(()) };
         let mut buf = vec![0u8; len as usize];
         let mut done = 0usize;
@@ -106,7 +125,10 @@ impl Process {
             }
             done += n;
         }
-        self.m.mem.poke(GuestAddr(at), &buf[..done]).map_err(|_| Errno::EFAULT)
+        self.m
+            .mem
+            .poke(GuestAddr(at), &buf[..done])
+            .map_err(|_| Errno::EFAULT)
     }
 
     /// The pre-mmap2 mmap (#90): one pointer to `{addr, len, prot, flags, fd, offset}`.
@@ -136,13 +158,21 @@ impl Process {
         if len == 0 {
             return Ok(0);
         }
-        self.mm.protect(&mut self.m.mem, addr, len, prot_from(prot))?;
+        self.mm
+            .protect(&mut self.m.mem, addr, len, prot_from(prot))?;
         Ok(0)
     }
 
     /// mremap: shrink in place, grow in place when the pages after are free, else move
     /// (MREMAP_MAYMOVE) by copying page by page with each page's permissions.
-    pub(super) fn sys_mremap(&mut self, old: u32, old_len: u32, new_len: u32, flags: u32, new_addr: u32) -> SysResult {
+    pub(super) fn sys_mremap(
+        &mut self,
+        old: u32,
+        old_len: u32,
+        new_len: u32,
+        flags: u32,
+        new_addr: u32,
+    ) -> SysResult {
         if old % PAGE_SIZE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
             return Err(Errno::EINVAL.into());
         }
@@ -158,7 +188,10 @@ impl Process {
             return Err(Errno::EFAULT.into());
         }
         if flags & MREMAP_FIXED != 0 {
-            if new_addr % PAGE_SIZE != 0 || new_addr < MMAP_MIN_ADDR || u64::from(new_addr) + new_len > u64::from(TASK_SIZE) {
+            if new_addr % PAGE_SIZE != 0
+                || new_addr < MMAP_MIN_ADDR
+                || u64::from(new_addr) + new_len > u64::from(TASK_SIZE)
+            {
                 return Err(Errno::EINVAL.into());
             }
             let (o0, o1) = (u64::from(old), u64::from(old) + old_len);
@@ -171,20 +204,27 @@ impl Process {
         }
         if new_len <= old_len {
             if new_len < old_len {
-                self.mm.unmap(&mut self.m.mem, old + new_len as u32, old_len - new_len)?;
+                self.mm
+                    .unmap(&mut self.m.mem, old + new_len as u32, old_len - new_len)?;
             }
             return Ok(old);
         }
         let tail = u64::from(old) + old_len;
-        if tail + (new_len - old_len) <= u64::from(TASK_SIZE) && self.mm.is_free(tail as u32, new_len - old_len) {
+        if tail + (new_len - old_len) <= u64::from(TASK_SIZE)
+            && self.mm.is_free(tail as u32, new_len - old_len)
+        {
             let prot = self.m.mem.prot_of(GuestAddr(tail as u32 - PAGE_SIZE));
-            self.mm.map(&mut self.m.mem, tail as u32, new_len - old_len, prot)?;
+            self.mm
+                .map(&mut self.m.mem, tail as u32, new_len - old_len, prot)?;
             return Ok(old);
         }
         if flags & MREMAP_MAYMOVE == 0 {
             return Err(Errno::ENOMEM.into());
         }
-        let to = self.mm.find_free_down(new_len, MMAP_BASE).ok_or(Errno::ENOMEM)?;
+        let to = self
+            .mm
+            .find_free_down(new_len, MMAP_BASE)
+            .ok_or(Errno::ENOMEM)?;
         self.move_pages(old, old_len, to, new_len)?;
         Ok(to)
     }
@@ -199,9 +239,13 @@ impl Process {
             let src = from + i.min(old_pages - 1) * PAGE_SIZE;
             let dst = to + i * PAGE_SIZE;
             let prot = self.m.mem.prot_of(GuestAddr(src));
-            self.mm.map(&mut self.m.mem, dst, u64::from(PAGE_SIZE), prot)?;
+            self.mm
+                .map(&mut self.m.mem, dst, u64::from(PAGE_SIZE), prot)?;
             if i < old_pages && self.m.mem.peek(GuestAddr(src), &mut page).is_ok() {
-                self.m.mem.poke(GuestAddr(dst), &page).map_err(|_| Errno::EFAULT)?;
+                self.m
+                    .mem
+                    .poke(GuestAddr(dst), &page)
+                    .map_err(|_| Errno::EFAULT)?;
             }
         }
         self.mm.unmap(&mut self.m.mem, from, old_len)?;
