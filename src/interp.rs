@@ -20,6 +20,7 @@ enum Flow {
 
 /// CPUID as advertised: only what the translator implements (Intel-style leaves 0 and 1).
 pub fn cpuid(leaf: u32, _sub: u32) -> [u32; 4] {
+    const FPU: u32 = 1 << 0;
     const TSC: u32 = 1 << 4;
     const CX8: u32 = 1 << 8;
     const CMOV: u32 = 1 << 15;
@@ -27,7 +28,7 @@ pub fn cpuid(leaf: u32, _sub: u32) -> [u32; 4] {
         // "XdbtIA32Xlat": not a vendor whose quirks software would assume.
         0 => [1, 0x7462_6458, 0x7461_6c58, 0x3233_4149],
         // Family 6, model 0 (a generic i686).
-        1 => [0x0000_0600, 0, 0, TSC | CX8 | CMOV],
+        1 => [0x0000_0600, 0, 0, FPU | TSC | CX8 | CMOV],
         0x8000_0000 => [0x8000_0000, 0, 0, 0],
         _ => [0; 4],
     }

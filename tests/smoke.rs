@@ -139,3 +139,18 @@ fn recursion_returns_through_host_frames() {
     assert_eq!(res.stop.vector, 3, "{res:?}");
     assert_eq!(res.regs[0], 6765);
 }
+
+#[test]
+fn x87_runs_on_the_host_unit() {
+    // fild dword [0x20000000] ; fsqrt ; fistp dword [0x20000004] ; mov eax,[0x20000004] ; int3
+    let code = [
+        0xdb, 0x05, 0x00, 0x00, 0x00, 0x20, 0xd9, 0xfa, 0xdb, 0x1d, 0x04, 0x00, 0x00, 0x20, 0xa1,
+        0x04, 0x00, 0x00, 0x20, 0xcc,
+    ];
+    let mut c = case(&code, [0; 8]);
+    c.regions[1].data[..4].copy_from_slice(&144u32.to_le_bytes());
+    let mut r = SnippetRunner::new().unwrap();
+    let res = r.run(&c);
+    assert_eq!(res.stop.vector, 3, "{res:?}");
+    assert_eq!(res.regs[0], 12);
+}

@@ -173,6 +173,13 @@ impl Engine {
 
     /// Run until an exit the caller must handle.
     pub fn run(&mut self, mem: &mut dyn JitMemory, desc: DescriptorFn) -> Exit {
+        x64::fpu_load(&self.ctx.cpu.fx);
+        let exit = self.run_loop(mem, desc);
+        x64::fpu_store(&mut self.ctx.cpu.fx);
+        exit
+    }
+
+    fn run_loop(&mut self, mem: &mut dyn JitMemory, desc: DescriptorFn) -> Exit {
         self.sync_in();
         let mut chain_from: Option<u64> = None;
         loop {
@@ -314,6 +321,8 @@ impl Engine {
             }
             0 => Vector::DE,
             6 => Vector::UD,
+            16 => Vector::MF,
+            19 => Vector::XM,
             12 => Vector::SS,
             17 => Vector::AC,
             _ => Vector::GP,

@@ -71,6 +71,9 @@ pub fn classify(i: &Instruction) -> Class {
         return Class::Undefined;
     }
     let m = i.mnemonic();
+    if is_x87(i) {
+        return Class::Copy;
+    }
     let c = match m {
         M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test
         | M::Inc | M::Dec | M::Neg | M::Not | M::Mul | M::Imul | M::Div | M::Idiv | M::Mov
@@ -159,6 +162,17 @@ pub fn classify(i: &Instruction) -> Class {
         }
     }
     c
+}
+
+/// x87 instructions of the 387 and P6 (FCMOVcc/FCOMI) sets run on the host's x87 unit with
+/// the guest's register stack loaded (the host is the same ISA, so results are bit-exact).
+/// FISTTP (SSE3) and FXSAVE/FXRSTOR (FXSR) wait for the SIMD work.
+fn is_x87(i: &Instruction) -> bool {
+    use iced_x86::CpuidFeature as F;
+    let f = i.cpuid_features();
+    !f.is_empty()
+        && f.iter().any(|x| matches!(x, F::FPU | F::FPU387))
+        && f.iter().all(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387 | F::CMOV))
 }
 
 /// Every iced `Code` the translator claims to implement (decodable in 32-bit mode and not

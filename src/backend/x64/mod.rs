@@ -424,3 +424,44 @@ impl<'a> BlockEmitter<'a> {
         Some((self.buf.bytes, self.pc_map, sites))
     }
 }
+
+/// Load the guest's x87 state into the host FPU for a run of translated code. The guest
+/// x87 stack stays in the host unit while translated code and the run loop execute (Rust
+/// code on x86-64 does its floating point in SSE registers and never touches x87); the
+/// host's MXCSR is kept, since guest SSE is not translated yet.
+pub fn fpu_load(fx: &crate::cpu::FxState) {
+    let mut mxcsr = 0u32;
+    // SAFETY: `fx` is a 16-byte aligned 512-byte FXSAVE area (FxState's layout); the SSE
+    // registers FXRSTOR overwrites are declared clobbered and MXCSR is put back.
+    unsafe {
+        core::arch::asm!(
+            "stmxcsr [{m}]",
+            "fxrstor [{fx}]",
+            "ldmxcsr [{m}]",
+            fx = in(reg) fx.0.as_ptr(),
+            m = in(reg) &mut mxcsr,
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+            out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+            out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+            options(nostack),
+        );
+    }
+}
+
+/// Save the guest's x87 state after a run and give the host a clean x87 unit.
+pub fn fpu_store(fx: &mut crate::cpu::FxState) {
+    let keep_mxcsr = u32::from_le_bytes([fx.0[24], fx.0[25], fx.0[26], fx.0[27]]);
+    // SAFETY: `fx` is a writable 16-byte aligned 512-byte FXSAVE area; FNINIT only resets
+    // the x87 unit, which no host code relies on.
+    unsafe {
+        core::arch::asm!(
+            "fxsave [{fx}]",
+            "fninit",
+            fx = in(reg) fx.0.as_mut_ptr(),
+            options(nostack),
+        );
+    }
+    // MXCSR in the area is the guest's, not the host's that FXSAVE just stored.
+    fx.0[24..28].copy_from_slice(&keep_mxcsr.to_le_bytes());
+}

@@ -266,21 +266,18 @@ impl Process {
             (None, Some(fd)) => host::statfs(None, self.fds.get(fd)?)?,
             (None, None) => return Err(Errno::EINVAL.into()),
         };
-        // SAFETY: fsid_t is two ints with no padding; reading it as bytes is sound.
-        let fsid: [u32; 2] = unsafe { core::mem::transmute(s.f_fsid) };
         let mut o = Out::<84>::new();
-        o.u32(0, s.f_type as u32)
-            .u32(4, s.f_bsize as u32)
-            .u64(8, s.f_blocks)
-            .u64(16, s.f_bfree)
-            .u64(24, s.f_bavail)
-            .u64(32, s.f_files)
-            .u64(40, s.f_ffree)
-            .u32(48, fsid[0])
-            .u32(52, fsid[1])
-            .u32(56, s.f_namelen as u32)
-            .u32(60, s.f_frsize as u32)
-            .u32(64, s.f_flags as u32);
+        o.u32(0, s[0] as u32)
+            .u32(4, s[1] as u32)
+            .u64(8, s[2])
+            .u64(16, s[3])
+            .u64(24, s[4])
+            .u64(32, s[5])
+            .u64(40, s[6])
+            .u64(48, s[7])
+            .u32(56, s[8] as u32)
+            .u32(60, s[9] as u32)
+            .u32(64, s[10] as u32);
         self.write_mem(buf, &o.0)?;
         Ok(0)
     }
@@ -502,6 +499,8 @@ impl Process {
         const F_GETLK64: i32 = 12;
         const F_SETLK64: i32 = 13;
         const F_SETLKW64: i32 = 14;
+        const F_SETSIG: i32 = 10;
+        const F_GETSIG: i32 = 11;
         let fd = self.fds.get(fd)?;
         let cmd = cmd as i32;
         let int_arg = libc::c_long::from(arg as i32);
@@ -516,8 +515,8 @@ impl Process {
             | libc::F_SETFL
             | libc::F_SETOWN
             | libc::F_GETOWN
-            | libc::F_SETSIG
-            | libc::F_GETSIG
+            | F_SETSIG
+            | F_GETSIG
             | libc::F_SETLEASE
             | libc::F_GETLEASE
             | libc::F_NOTIFY

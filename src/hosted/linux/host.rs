@@ -350,16 +350,18 @@ pub fn sendfile(out: i32, inp: i32, off: Option<&mut i64>, count: usize) -> Resu
     cvt(unsafe { libc::sendfile(out, inp, o, count) } as libc::c_long)
 }
 
-pub fn statfs(path: Option<&CStr>, fd: i32) -> Result<libc::statfs> {
-    // SAFETY: statfs is plain old data; all-zero is a valid value.
-    let mut s: libc::statfs = unsafe { core::mem::zeroed() };
+/// statfs/fstatfs as the x86-64 kernel returns `struct statfs`: 15 64-bit words (f_type,
+/// f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree, f_fsid, f_namelen, f_frsize,
+/// f_flags, f_spare[4]).
+pub fn statfs(path: Option<&CStr>, fd: i32) -> Result<[u64; 15]> {
+    let mut s = [0u64; 15];
     let r = match path {
-        // SAFETY: `p` is NUL-terminated; `s` is a local.
-        Some(p) => unsafe { libc::statfs(p.as_ptr(), &mut s) },
-        // SAFETY: `s` is a local.
-        None => unsafe { libc::fstatfs(fd, &mut s) },
+        // SAFETY: `p` is NUL-terminated; `s` is 120 writable bytes, sizeof(struct statfs).
+        Some(p) => unsafe { libc::syscall(libc::SYS_statfs, p.as_ptr(), s.as_mut_ptr()) },
+        // SAFETY: as above.
+        None => unsafe { libc::syscall(libc::SYS_fstatfs, fd, s.as_mut_ptr()) },
     };
-    cvt(r.into()).map(|_| s)
+    cvt(r).map(|_| s)
 }
 
 pub fn fork() -> Result<u32> {

@@ -134,7 +134,7 @@ impl Process {
     /// The pre-mmap2 mmap (#90): one pointer to `{addr, len, prot, flags, fd, offset}`.
     pub(super) fn sys_old_mmap(&mut self, args: u32) -> SysResult {
         let b = self.read_mem(args, 24)?;
-        let a = |i| get_u32(&b, i * 4);
+        let a = |i: usize| get_u32(&b, i * 4);
         self.sys_mmap(a(0), a(1), a(2), a(3), a(4), u64::from(a(5)))
     }
 
