@@ -19,6 +19,15 @@ set +e
 cargo test --release --workspace 2>&1 | tee target/test.log
 rc=${PIPESTATUS[0]}
 set -e
+echo "== fuzz: translate arbitrary bytes (${XDBT_FUZZ_SECONDS:=60} s)"
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked >/dev/null 2>&1
+# cargo-fuzz needs -Z flags; RUSTC_BOOTSTRAP lets the stable toolchain take them.
+set +e
+(cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run translate -- -max_total_time="$XDBT_FUZZ_SECONDS" 2>&1 | tail -n 3)
+frc=${PIPESTATUS[0]}
+set -e
+if [ "$frc" -ne 0 ]; then echo "fuzz: FAILED (see fuzz/artifacts/)"; rc=1; fi
+
 passed=$(grep -Eo "^test result: ok\. [0-9]+ passed" target/test.log | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo "[0-9]+ failed" target/test.log | awk '{s+=$1} END {print s+0}')
 

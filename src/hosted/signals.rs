@@ -27,20 +27,36 @@ thread_local! {
 
 static INSTALL: Once = Once::new();
 
-/// Alternate signal stack for this thread (guest code never runs on the host stack, but a
-/// fault in a helper deep in recursion should still be reported, not stack-overflow).
+/// This thread's alternate signal stack: the handler must not run on the translated-code
+/// frame stack (whose guard page may be what faulted).
+struct AltStack(Vec<u8>);
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        let ss = libc::stack_t { ss_sp: core::ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+        // SAFETY: disabling this thread's alternate stack before its memory is freed.
+        unsafe { libc::sigaltstack(&ss, core::ptr::null_mut()) };
+    }
+}
+
+thread_local! {
+    static ALTSTACK: core::cell::RefCell<Option<AltStack>> = const { core::cell::RefCell::new(None) };
+}
+
 fn ensure_altstack() {
-    thread_local! {
-        static DONE: Cell<bool> = const { Cell::new(false) };
-    }
-    if DONE.with(|d| d.replace(true)) {
-        return;
-    }
-    const SIZE: usize = 64 * 1024;
-    let stack = Box::leak(vec![0u8; SIZE].into_boxed_slice());
-    let ss = libc::stack_t { ss_sp: stack.as_mut_ptr().cast(), ss_flags: 0, ss_size: SIZE };
-    // SAFETY: the stack memory is leaked, so it stays valid for the thread's lifetime.
-    unsafe { libc::sigaltstack(&ss, core::ptr::null_mut()) };
+    ALTSTACK.with(|a| {
+        let mut a = a.borrow_mut();
+        if a.is_some() {
+            return;
+        }
+        const SIZE: usize = 64 * 1024;
+        let mut mem = vec![0u8; SIZE];
+        let ss = libc::stack_t { ss_sp: mem.as_mut_ptr().cast(), ss_flags: 0, ss_size: SIZE };
+        // SAFETY: the memory is owned by the thread-local below, which disables the
+        // alternate stack before freeing it.
+        unsafe { libc::sigaltstack(&ss, core::ptr::null_mut()) };
+        *a = Some(AltStack(mem));
+    });
 }
 
 pub fn install() {
