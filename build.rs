@@ -20,7 +20,15 @@ fn main() {
 
     // -fno-stack-protector: the runner's signal handler runs with the case's GS.
     let result = Command::new("gcc")
-        .args(["-m32", "-static", "-O2", "-Wall", "-Wextra", "-fno-stack-protector", "-o"])
+        .args([
+            "-m32",
+            "-static",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-fno-stack-protector",
+            "-o",
+        ])
         .arg(&runner)
         .arg(RUNNER_SRC)
         .output();

@@ -231,6 +231,20 @@ impl Ctx<'_> {
     }
 }
 
+/// AMD CPUs push segment registers zero-extended; Intel's write only 16 bits.
+fn host_pushes_sreg_zero_extended() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: CPUID leaf 0 exists on every x86-64 CPU.
+        let r = unsafe { core::arch::x86_64::__cpuid(0) };
+        r.ebx == 0x6874_7541 // "Auth" of AuthenticAMD
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 fn parity(v: u32) -> bool {
     (v as u8).count_ones() % 2 == 0
 }
@@ -455,7 +469,7 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
             if level > 0 {
                 for _ in 1..level {
                     tmp_bp = tmp_bp.wrapping_sub(opsz);
-                    let v = c.read(SegReg::Ss, if osz16 { tmp_bp & 0xffff } else { tmp_bp }, opsz)?;
+                    let v = c.read(SegReg::Ss, tmp_bp, opsz)?;
                     tmp_sp = tmp_sp.wrapping_sub(opsz);
                     c.check_write(SegReg::Ss, tmp_sp, opsz)?;
                     pushes.push((tmp_sp, v));
@@ -478,7 +492,9 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
             Flow::Next
         }
         M::Leave => {
-            let bp = if osz16 { c.cpu.gpr[EBP] & 0xffff } else { c.cpu.gpr[EBP] };
+            // The stack address size (SS.B = 1 here) picks ESP/EBP, the operand size only
+            // what is popped into BP or EBP.
+            let bp = c.cpu.gpr[EBP];
             let v = c.read(SegReg::Ss, bp, opsz)?;
             c.cpu.gpr[ESP] = bp.wrapping_add(opsz);
             if osz16 {
@@ -495,9 +511,11 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
             let adj = (al & 0xf) > 9 || af;
             if adj {
                 if i.mnemonic() == M::Aaa {
-                    ax = ax.wrapping_add(0x106);
+                    ax = ax.wrapping_add(0x106) & 0xffff;
                 } else {
-                    ax = (ax.wrapping_sub(6) & 0xff) | ((ax & 0xff00).wrapping_sub(0x100));
+                    // AX := AX - 6 (the borrow may reach AH); AH := AH - 1.
+                    let t = ax.wrapping_sub(6) & 0xffff;
+                    ax = (t & 0xff) | ((((t >> 8).wrapping_sub(1)) & 0xff) << 8);
                 }
             }
             ax = (ax & 0xff00) | (ax & 0x0f);
@@ -517,7 +535,12 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
             let mut f = 0;
             let daa = i.mnemonic() == M::Daa;
             if (al & 0xf) > 9 || af {
-                al = if daa { al.wrapping_add(6) } else { al.wrapping_sub(6) } & 0xff;
+                // CF also takes the carry/borrow out of this first adjustment.
+                let (v, c) = if daa { (al + 6, al + 6 > 0xff) } else { (al.wrapping_sub(6), al < 6) };
+                al = v & 0xff;
+                if c {
+                    f |= Eflags::CF.bits();
+                }
                 f |= Eflags::AF.bits();
             }
             if old_al > 0x99 || old_cf {
@@ -546,6 +569,20 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
             let al = ((ax & 0xff) + ((ax >> 8) & 0xff) * base) & 0xff;
             set_reg(c.cpu, Register::AX, al);
             set_arith(c.cpu, szp(al, 8));
+            Flow::Next
+        }
+        M::Xlatb => {
+            let base = if crate::backend::x64::copy::is_16bit_addressing(i) {
+                c.cpu.gpr[EBX] & 0xffff
+            } else {
+                c.cpu.gpr[EBX]
+            };
+            let mut off = base.wrapping_add(c.cpu.gpr[EAX] & 0xff);
+            if crate::backend::x64::copy::is_16bit_addressing(i) {
+                off &= 0xffff;
+            }
+            let v = c.read(Ctx::mem_seg(i), off, 1)?;
+            set_reg(c.cpu, Register::AL, v);
             Flow::Next
         }
         M::Salc => {
@@ -609,10 +646,12 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
         M::Push => {
             let s = sreg_of(i.op0_register()).ok_or(Fault::ud())?;
             let sel = u32::from(c.cpu.seg(s).selector);
-            // Recent CPUs write only the selector's 16 bits of a 32-bit push slot.
+            // The SDM allows either a 16-bit store into the slot (Intel) or a zero-extended
+            // full-width push (AMD); do what the host CPU, our oracle, does.
             let sp = c.esp().wrapping_sub(opsz);
             c.check_write(SegReg::Ss, sp, opsz)?;
-            c.write(SegReg::Ss, sp, 2, sel)?;
+            let width = if host_pushes_sreg_zero_extended() { opsz } else { 2 };
+            c.write(SegReg::Ss, sp, width, sel)?;
             c.cpu.gpr[ESP] = sp;
             Flow::Next
         }
@@ -691,8 +730,17 @@ fn control16(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
         }
         _ => {
             // LOOPcc / JCXZ with CX (address size 16) or ECX.
-            let a16 = matches!(i.code(), Code::Jcxz_rel8_16 | Code::Loop_rel8_16_CX | Code::Loope_rel8_16_CX | Code::Loopne_rel8_16_CX | Code::Jcxz_rel8_32)
-                && !matches!(i.code(), Code::Jcxz_rel8_32);
+            let a16 = matches!(
+                i.code(),
+                Code::Jcxz_rel8_16
+                    | Code::Jcxz_rel8_32
+                    | Code::Loop_rel8_16_CX
+                    | Code::Loop_rel8_32_CX
+                    | Code::Loope_rel8_16_CX
+                    | Code::Loope_rel8_32_CX
+                    | Code::Loopne_rel8_16_CX
+                    | Code::Loopne_rel8_32_CX
+            );
             let cmask: u32 = if a16 { 0xffff } else { u32::MAX };
             let zf = c.cpu.eflags & Eflags::ZF.bits() != 0;
             let taken = if matches!(i.mnemonic(), M::Jcxz | M::Jecxz) {

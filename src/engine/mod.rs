@@ -304,7 +304,13 @@ impl Engine {
                         Exit::Stopped
                     });
                 }
-                let guest = hf.addr.wrapping_sub(base) as u32;
+                let off = hf.addr.wrapping_sub(base);
+                if off >= 0xffff_f000 {
+                    if let Some(f) = crosses_4g(mem, &self.ctx.cpu) {
+                        return Some(self.fault_exit(f));
+                    }
+                }
+                let guest = off as u32;
                 let write = hf.err & 2 != 0;
                 if write && mem.code_write_fault(guest >> 12) {
                     self.smc_restart = true;
@@ -391,6 +397,42 @@ impl Engine {
         }
         Ok(host)
     }
+}
+
+/// An access that runs past 4 GiB exceeds the 4 GiB limit of a flat segment: #GP(0), or
+/// #SS(0) for the stack (SDM Vol. 3A 5.3). The host saw a page fault at the wrap instead.
+fn crosses_4g(mem: &dyn JitMemory, cpu: &GuestCpu) -> Option<Fault> {
+    let block = frontend::decode_block(mem.as_guest_memory(), cpu.eip, 1).ok()?;
+    let i = block.insns.first()?.insn;
+    let size = u64::from(i.memory_size().size() as u32);
+    let k = (0..i.op_count()).find(|&k| i.op_kind(k) == iced_x86::OpKind::Memory)?;
+    let ea = i.virtual_address(k, 0, |r, _, _| {
+        let full = r.full_register32();
+        let n = match full {
+            iced_x86::Register::EAX => 0,
+            iced_x86::Register::ECX => 1,
+            iced_x86::Register::EDX => 2,
+            iced_x86::Register::EBX => 3,
+            iced_x86::Register::ESP => 4,
+            iced_x86::Register::EBP => 5,
+            iced_x86::Register::ESI => 6,
+            iced_x86::Register::EDI => 7,
+            _ => return Some(0),
+        };
+        let v = u64::from(cpu.gpr[n]);
+        Some(match r.size() {
+            1 if r.number() >= 4 && r.number() < 8 => (v >> 8) & 0xff,
+            1 => v & 0xff,
+            2 => v & 0xffff,
+            _ => v,
+        })
+    })?;
+    let ea = ea & 0xffff_ffff;
+    if size > 0 && ea + size - 1 > 0xffff_ffff {
+        let stack = i.memory_segment() == iced_x86::Register::SS;
+        return Some(if stack { Fault::ss(0) } else { Fault::gp(0) });
+    }
+    None
 }
 
 pub(crate) fn sync_out(ctx: &mut JitContext) {

@@ -10,7 +10,7 @@ use crate::frontend::{Class, DecodedBlock};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use dynasm::dynasm;
-use iced_x86::{Code, ConditionCode, Instruction, MemorySize, OpKind, Register};
+use iced_x86::{Code, ConditionCode, Instruction, OpKind, Register};
 
 macro_rules! asm {
     ($buf:expr; $($t:tt)*) => {
@@ -63,8 +63,7 @@ fn guest_reg_num(r: Register) -> Option<usize> {
 
 /// Load operand 0 of `g` (a register or memory r/m operand of `size` 2 or 4) into R14D,
 /// zero-extended.
-fn load_rm_into_r14(e: &mut BlockEmitter, g: &Instruction, segs: &SegEnv) -> Result<(), CopyError> {
-    let word = g.memory_size() == MemorySize::UInt16 || g.op0_register().size() == 2;
+fn load_rm_into_r14(e: &mut BlockEmitter, g: &Instruction, segs: &SegEnv, word: bool) -> Result<(), CopyError> {
     if g.op0_kind() == OpKind::Register {
         let h = HOST_REG[guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?];
         if word {
@@ -138,15 +137,15 @@ fn emit_insn(
                     }
                 }
                 OpKind::Immediate8to16 | OpKind::Immediate16 => {
-                    let v = g.immediate16() as i16;
+                    let v = g.immediate(0) as i16;
                     asm!(e.buf ; gs mov WORD [r12d - 2], v ; lea r12d, [r12 - 2]);
                 }
                 OpKind::Immediate8to32 | OpKind::Immediate32 => {
-                    let v = g.immediate32() as i32;
+                    let v = g.immediate(0) as i32;
                     asm!(e.buf ; gs mov DWORD [r12d - 4], v ; lea r12d, [r12 - 4]);
                 }
                 OpKind::Memory => {
-                    load_rm_into_r14(e, g, segs)?;
+                    load_rm_into_r14(e, g, segs, word)?;
                     push_r14(e, word);
                 }
                 _ => return Err(CopyError::Interpret),
@@ -189,14 +188,15 @@ fn emit_insn(
             if word {
                 return Err(CopyError::Interpret);
             }
-            load_rm_into_r14(e, g, segs)?;
+            load_rm_into_r14(e, g, segs, word)?;
             e.host_call_frame_push(next);
             asm!(e.buf ; gs mov DWORD [r12d - 4], next as i32 ; lea r12d, [r12 - 4]);
             e.call_indirect(next);
         }
         Class::JmpRel => e.jmp_exit(g.near_branch32()),
+        Class::JmpInd if word => return Err(CopyError::Interpret),
         Class::JmpInd => {
-            load_rm_into_r14(e, g, segs)?;
+            load_rm_into_r14(e, g, segs, word)?;
             e.indirect();
         }
         Class::Jcc => {

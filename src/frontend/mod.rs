@@ -92,7 +92,17 @@ pub fn classify(i: &Instruction) -> Class {
         // Without BMI1/ABM in our CPUID, F3-prefixed BSF/BSR are plain BSF/BSR (see
         // `host_form`); POPCNT is not advertised either and stays undefined.
         M::Tzcnt | M::Lzcnt => Class::Copy,
-        M::Nop | M::Pause => Class::Nop,
+        // 0F 0D with a register operand is #UD; with memory it is a prefetch hint.
+        M::Reservednop
+            if matches!(i.code(), Code::Reservednop_rm16_r16_0F0D | Code::Reservednop_rm32_r32_0F0D)
+                && i.op0_kind() == iced_x86::OpKind::Register =>
+        {
+            Class::Undefined
+        }
+        // Hint NOPs: CET markers, prefetches, cache hints, the reserved-NOP space (0F 18-1F).
+        M::Nop | M::Pause | M::Endbr32 | M::Endbr64 | M::Prefetchnta | M::Prefetcht0
+        | M::Prefetcht1 | M::Prefetcht2 | M::Prefetch | M::Prefetchw | M::Prefetchwt1
+        | M::Cldemote | M::Reservednop => Class::Nop,
         M::Push => match i.code() {
             Code::Pushw_ES | Code::Pushd_ES | Code::Pushw_CS | Code::Pushd_CS
             | Code::Pushw_SS | Code::Pushd_SS | Code::Pushw_DS | Code::Pushd_DS
@@ -171,7 +181,7 @@ fn is_x87(i: &Instruction) -> bool {
     use iced_x86::CpuidFeature as F;
     let f = i.cpuid_features();
     !f.is_empty()
-        && f.iter().any(|x| matches!(x, F::FPU | F::FPU387))
+        && f.iter().any(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387))
         && f.iter().all(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387 | F::CMOV))
 }
 

@@ -58,6 +58,17 @@ impl Machine {
         // __USER32_CS: flat DPL3 code; __USER_DS: flat DPL3 data.
         self.gdt[(LINUX_USER32_CS >> 3) as usize] = 0x00cf_fb00_0000_ffff;
         self.gdt[(LINUX_USER_DS >> 3) as usize] = 0x00cf_f300_0000_ffff;
+        // The rest of an x86-64 kernel's GDT (arch/x86/include/asm/segment.h), so that
+        // selector loads fail or succeed as they do natively: kernel code/data (DPL 0), the
+        // 64-bit user code segment, the TSS (a system descriptor).
+        self.gdt[1] = 0x00cf_9b00_0000_ffff;
+        self.gdt[2] = 0x00af_9b00_0000_ffff;
+        self.gdt[3] = 0x00cf_9300_0000_ffff;
+        self.gdt[6] = 0x00af_fb00_0000_ffff;
+        self.gdt[8] = 0x0000_8b00_0000_0067;
+        // GDT_ENTRY_CPUNODE (0x7b): read-only expand-down DPL3 data with the CPU number in
+        // its limit (arch/x86/kernel/cpu/common.c, setup_getcpu); CPU 0 here.
+        self.gdt[15] = 0x0040_f500_0000_0000;
         let cpu = self.engine.cpu_mut();
         cpu.cpl = 3;
         *cpu.seg_mut(SegReg::Cs) = Segment::flat(LINUX_USER32_CS, true, 3);

@@ -4,8 +4,10 @@
 //! the translator's [`super::snippet`] result (cf. Xen's `tools/tests/x86_emulator`
 //! harness, QEMU's `tests/tcg/i386/test-i386.c`).
 //!
-//! One runner process serves any number of cases over a pipe; [`Oracle::run_many`]
-//! pipelines a batch (a writer thread feeds requests while the caller reads results).
+//! One runner process serves any number of cases over a pipe; [`Oracle::run_many`] sends a
+//! batch a window of requests at a time. Each case starts with the x87 unit in its FNINIT
+//! state and MXCSR 0x1F80, FS = GS = 0, and the Linux i386 user selectors (CS 0x23,
+//! DS/ES/SS 0x2b); only CF PF AF ZF SF OF DF of its EFLAGS are taken.
 //!
 //! The wire protocol is defined at the top of `tests/native/runner.c` and mirrored here.
 //! Outcomes other than "the case stopped on an exception" are errors of the case, not of
@@ -31,6 +33,11 @@ pub const CASE_LO: u32 = 0x1000_0000;
 pub const CASE_HI: u32 = 0x8000_0000;
 /// At most this many regions per case.
 pub const MAX_REGIONS: usize = 16;
+/// [`Oracle::run_many`] sends requests whose responses total at most this much (one case at
+/// least) before it reads the responses. The runner writes a response only after reading
+/// the whole request, and it can buffer 128 KiB of responses (its 64 KiB buffer and a
+/// 64 KiB pipe) while we are still writing, so we never both wait on a full pipe.
+const WINDOW_BYTES: usize = 96 * 1024;
 
 const PROTOCOL_VERSION: u32 = 1;
 const MAGIC_HELLO: u32 = u32::from_le_bytes(*b"XDBH");
@@ -77,12 +84,22 @@ impl Oracle {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("cannot start {path}: {e}")))?;
-        let stdin = child.stdin.take().map(|s| BufWriter::with_capacity(1 << 16, s));
-        let stdout = child.stdout.take().map(|s| BufReader::with_capacity(1 << 16, s));
+        let stdin = child
+            .stdin
+            .take()
+            .map(|s| BufWriter::with_capacity(1 << 16, s));
+        let stdout = child
+            .stdout
+            .take()
+            .map(|s| BufReader::with_capacity(1 << 16, s));
         let (Some(stdin), Some(stdout)) = (stdin, stdout) else {
             return Err(io::Error::other("runner pipes missing"));
         };
-        let mut o = Oracle { child, stdin: Some(stdin), stdout };
+        let mut o = Oracle {
+            child,
+            stdin: Some(stdin),
+            stdout,
+        };
         let hello = read_u32s::<4>(&mut o.stdout)?;
         if hello[0] != MAGIC_HELLO || hello[1] != PROTOCOL_VERSION {
             return Err(protocol("bad greeting"));
@@ -96,50 +113,55 @@ impl Oracle {
     /// Run one case natively.
     pub fn run(&mut self, case: &SnippetCase) -> io::Result<SnippetResult> {
         check_case(case)?;
-        let w = self.stdin.as_mut().ok_or_else(|| protocol("runner closed"))?;
+        let w = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| protocol("runner closed"))?;
         write_request(w, case)?;
         w.flush()?;
         read_response(&mut self.stdout, case)?
     }
 
-    /// Run a batch of cases, pipelined. The outer error is a broken runner (the oracle is
-    /// unusable afterwards); the inner ones are per case, as for [`Oracle::run`].
-    pub fn run_many(&mut self, cases: &[SnippetCase]) -> io::Result<Vec<io::Result<SnippetResult>>> {
-        let mut checked = Vec::with_capacity(cases.len());
-        for c in cases {
-            checked.push(check_case(c));
+    /// Run a batch of cases, a window of requests at a time (fewer round trips than
+    /// [`Oracle::run`]). The outer error is a broken runner (the oracle is unusable
+    /// afterwards); the inner ones are per case, as for [`Oracle::run`].
+    pub fn run_many(
+        &mut self,
+        cases: &[SnippetCase],
+    ) -> io::Result<Vec<io::Result<SnippetResult>>> {
+        let mut out: Vec<io::Result<SnippetResult>> = Vec::with_capacity(cases.len());
+        let mut next = 0;
+        while next < cases.len() {
+            let w = self
+                .stdin
+                .as_mut()
+                .ok_or_else(|| protocol("runner closed"))?;
+            // Each entry: the case to read a response for, or its local refusal.
+            let mut sent: Vec<io::Result<usize>> = Vec::new();
+            let mut bytes = 0usize;
+            while next < cases.len() {
+                let c = &cases[next];
+                let size = response_size(c);
+                if !sent.is_empty() && bytes + size > WINDOW_BYTES {
+                    break;
+                }
+                let checked = check_case(c);
+                if checked.is_ok() {
+                    write_request(w, c)?;
+                    bytes += size;
+                }
+                sent.push(checked.map(|()| next));
+                next += 1;
+            }
+            w.flush()?;
+            for s in sent {
+                match s {
+                    Ok(k) => out.push(read_response(&mut self.stdout, &cases[k])?),
+                    Err(e) => out.push(Err(e)),
+                }
+            }
         }
-        let w = self.stdin.as_mut().ok_or_else(|| protocol("runner closed"))?;
-        let r = &mut self.stdout;
-        std::thread::scope(|s| {
-            let writer = s.spawn(|| -> io::Result<()> {
-                for (c, ok) in cases.iter().zip(&checked) {
-                    if ok.is_ok() {
-                        write_request(w, c)?;
-                    }
-                }
-                w.flush()
-            });
-            let mut out = Vec::with_capacity(cases.len());
-            for (c, ok) in cases.iter().zip(&checked) {
-                match ok {
-                    Ok(()) => match read_response(r, c) {
-                        Ok(res) => out.push(res),
-                        Err(e) => {
-                            // The writer fails too once the runner is gone; report ours.
-                            let _ = writer.join();
-                            return Err(e);
-                        }
-                    },
-                    Err(e) => out.push(Err(io::Error::new(e.kind(), e.to_string()))),
-                }
-            }
-            match writer.join() {
-                Ok(res) => res?,
-                Err(_) => return Err(io::Error::other("oracle writer thread panicked")),
-            }
-            Ok(out)
-        })
+        Ok(out)
     }
 }
 
@@ -153,18 +175,24 @@ impl Drop for Oracle {
 }
 
 fn protocol(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("native runner protocol: {what}"))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("native runner protocol: {what}"),
+    )
 }
 
 /// Refuse locally what the runner would refuse anyway, without a round trip.
 fn check_case(case: &SnippetCase) -> io::Result<()> {
     if case.regions.len() > MAX_REGIONS {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "too many regions"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many regions",
+        ));
     }
     for r in &case.regions {
         let len = r.data.len() as u64;
-        if r.addr % 4096 != 0
-            || len % 4096 != 0
+        if !r.addr.is_multiple_of(4096)
+            || !len.is_multiple_of(4096)
             || len == 0
             || r.addr < CASE_LO
             || u64::from(r.addr) + len > u64::from(CASE_HI)
@@ -181,10 +209,19 @@ fn check_case(case: &SnippetCase) -> io::Result<()> {
     Ok(())
 }
 
+/// Bytes of the response to `case` (status, state and regions; a refusal is shorter).
+fn response_size(case: &SnippetCase) -> usize {
+    4 * 15 + case.regions.iter().map(|r| r.data.len()).sum::<usize>()
+}
+
 fn write_request(w: &mut impl Write, case: &SnippetCase) -> io::Result<()> {
     let mut head = Vec::with_capacity(4 * (12 + 3 * case.regions.len()));
     let n = u32::try_from(case.regions.len()).map_err(|_| protocol("region count"))?;
-    for v in [MAGIC_REQ, n].iter().chain(&case.regs).chain(&[case.eflags, case.entry]) {
+    for v in [MAGIC_REQ, n]
+        .iter()
+        .chain(&case.regs)
+        .chain(&[case.eflags, case.entry])
+    {
         head.extend_from_slice(&v.to_le_bytes());
     }
     for r in &case.regions {
@@ -217,10 +254,7 @@ fn read_u32s<const N: usize>(r: &mut impl Read) -> io::Result<[u32; N]> {
 }
 
 /// Read one response. Outer error: transport; inner: the case's outcome.
-fn read_response(
-    r: &mut impl Read,
-    case: &SnippetCase,
-) -> io::Result<io::Result<SnippetResult>> {
+fn read_response(r: &mut impl Read, case: &SnippetCase) -> io::Result<io::Result<SnippetResult>> {
     let [magic, status] = read_u32s::<2>(r)?;
     if magic != MAGIC_RSP {
         return Err(protocol("bad response magic"));
@@ -248,7 +282,17 @@ fn read_response(
     Ok(match status {
         STATUS_STOPPED => {
             let vector = u8::try_from(vector).map_err(|_| protocol("vector out of range"))?;
-            Ok(SnippetResult { regs, eip, eflags, stop: Stop { vector, error_code, cr2 }, regions })
+            Ok(SnippetResult {
+                regs,
+                eip,
+                eflags,
+                stop: Stop {
+                    vector,
+                    error_code,
+                    cr2,
+                },
+                regions,
+            })
         }
         STATUS_TIMEOUT => Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -280,9 +324,21 @@ mod tests {
             eflags: 0,
             entry: CODE,
             regions: vec![
-                Region { addr: CODE, prot: Prot::RX, data: c },
-                Region { addr: DATA, prot: Prot::RW, data: vec![0; 8192] },
-                Region { addr: STACK, prot: Prot::RW, data: vec![0; 4096] },
+                Region {
+                    addr: CODE,
+                    prot: Prot::RX,
+                    data: c,
+                },
+                Region {
+                    addr: DATA,
+                    prot: Prot::RW,
+                    data: vec![0; 8192],
+                },
+                Region {
+                    addr: STACK,
+                    prot: Prot::RW,
+                    data: vec![0; 4096],
+                },
             ],
         }
     }
@@ -302,7 +358,14 @@ mod tests {
         let r = oracle().run(&c).unwrap();
         assert_eq!(r.regs[0], 5);
         assert_eq!(r.eip, CODE + 6);
-        assert_eq!(r.stop, Stop { vector: 3, error_code: 0, cr2: 0 });
+        assert_eq!(
+            r.stop,
+            Stop {
+                vector: 3,
+                error_code: 0,
+                cr2: 0
+            }
+        );
         assert_eq!(r.regions[0], c.regions[0].data);
     }
 
@@ -322,7 +385,10 @@ mod tests {
     #[test]
     fn store_shows_in_region_and_stack_untouched() {
         // mov [ebx+4], eax; push eax; int3
-        let c = case(&[0x89, 0x43, 0x04, 0x50, 0xcc], [0x1234_5678, 0, 0, DATA, STACK + 0x800, 0, 0, 0]);
+        let c = case(
+            &[0x89, 0x43, 0x04, 0x50, 0xcc],
+            [0x1234_5678, 0, 0, DATA, STACK + 0x800, 0, 0, 0],
+        );
         let r = oracle().run(&c).unwrap();
         assert_eq!(&r.regions[1][4..8], &0x1234_5678u32.to_le_bytes());
         assert_eq!(&r.regions[2][0x7fc..0x800], &0x1234_5678u32.to_le_bytes());
@@ -338,7 +404,14 @@ mod tests {
         println!("read of unmapped page: {:x?}", r.stop);
         assert_eq!(r.eip, CODE);
         // Linux reports the hardware error code: user-mode read of a not-present page.
-        assert_eq!(r.stop, Stop { vector: 14, error_code: 4, cr2: 0x5000_0010 });
+        assert_eq!(
+            r.stop,
+            Stop {
+                vector: 14,
+                error_code: 4,
+                cr2: 0x5000_0010
+            }
+        );
     }
 
     #[test]
@@ -347,7 +420,14 @@ mod tests {
         let c = case(&[0xa3, 0x00, 0x08, 0, 0x10, 0xcc], regs());
         let r = oracle().run(&c).unwrap();
         println!("write to RX page: {:x?}", r.stop);
-        assert_eq!(r.stop, Stop { vector: 14, error_code: 7, cr2: 0x1000_0800 });
+        assert_eq!(
+            r.stop,
+            Stop {
+                vector: 14,
+                error_code: 7,
+                cr2: 0x1000_0800
+            }
+        );
     }
 
     #[test]
@@ -356,7 +436,14 @@ mod tests {
         let c = case(&[0x31, 0xc9, 0xf7, 0xf1, 0xcc], regs());
         let r = oracle().run(&c).unwrap();
         println!("div by zero: {:x?}", r.stop);
-        assert_eq!(r.stop, Stop { vector: 0, error_code: 0, cr2: 0 });
+        assert_eq!(
+            r.stop,
+            Stop {
+                vector: 0,
+                error_code: 0,
+                cr2: 0
+            }
+        );
         assert_eq!(r.eip, CODE + 2);
     }
 
@@ -384,7 +471,9 @@ mod tests {
     fn system_call_is_refused() {
         // mov eax, 1 (exit); int 0x80
         let mut o = oracle();
-        let e = o.run(&case(&[0xb8, 1, 0, 0, 0, 0xcd, 0x80, 0xcc], regs())).unwrap_err();
+        let e = o
+            .run(&case(&[0xb8, 1, 0, 0, 0, 0xcd, 0x80, 0xcc], regs()))
+            .unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
         assert_eq!(o.run(&case(&[0xcc], regs())).unwrap().eip, CODE + 1);
     }

@@ -124,7 +124,6 @@ extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_v
     ctx.host_fault.host_pc = pc;
     ctx.host_fault.addr = addr;
     ctx.host_fault.trapno = match sig {
-        libc::SIGFPE => 0,
         libc::SIGILL => 6,
         _ => g[libc::REG_TRAPNO as usize] as u32,
     };

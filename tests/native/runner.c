@@ -42,21 +42,22 @@
  *       a seccomp filter refused it without executing it; eip is after the
  *       instruction.
  *
- * How a case runs: every region is mapped at its address (MAP_FIXED_NOREPLACE,
- * so a case can never replace the runner's own memory), filled, and given its
- * protection; EAX..EDI and EFLAGS (CF PF AF ZF SF OF DF only, IF kept) are
- * loaded (popfd from a runner-owned word: the case's stack is not touched) and
- * the runner jumps to entry with the Linux i386 user segments it runs with
- * itself (CS 0x23, DS/ES/SS 0x2b) and FS = GS = 0 (the runner's own GS, its
- * TLS, is restored after the case).  The first synchronous signal (SIGTRAP,
- * SIGSEGV, SIGBUS, SIGFPE, SIGILL; SIGSYS from seccomp) is caught on an
- * alternate stack; the handler records the state from the ucontext and
- * rewrites the ucontext so that sigreturn resumes the runner (its stack, its
- * segment registers, EFLAGS 0x202 so DF and AC are clear).  A periodic
- * ITIMER_REAL tick (1 s) ends a case that has been running at two
- * consecutive ticks.  Mappings are kept for the next case when it has a
- * region with the same address and length (contents are always rewritten),
- * and unmapped otherwise.
+ * How a case runs: every region is mapped at its address
+ * (MAP_FIXED_NOREPLACE, so a case can never replace the runner's own memory),
+ * filled, and given its protection; EAX..EDI and EFLAGS (CF PF AF ZF SF OF DF
+ * only, IF kept) are loaded (popfd from a runner-owned word: the case's stack
+ * is not touched) and the runner jumps to entry with the Linux i386 user
+ * segments it runs with itself (CS 0x23, DS/ES/SS 0x2b) and FS = GS = 0 (the
+ * runner's own GS, its TLS, is restored after the case), the x87 unit in its
+ * FNINIT state and MXCSR 0x1f80 (so no x87/SSE state leaks from one case into
+ * the next). The first synchronous signal (SIGTRAP, SIGSEGV, SIGBUS, SIGFPE,
+ * SIGILL; SIGSYS from seccomp) is caught on an alternate stack; the handler
+ * records the state from the ucontext and rewrites the ucontext so that
+ * sigreturn resumes the runner (its stack, its segment registers, EFLAGS
+ * 0x202 so DF and AC are clear). A periodic ITIMER_REAL tick (1 s) ends a
+ * case that has been running at two consecutive ticks. Mappings are kept for
+ * the next case when it has a region with the same address and length
+ * (contents are always rewritten), and unmapped otherwise.
  *
  * The signal handler may run with the case's FS and GS (the kernel resets only
  * DS/ES/CS/SS for the handler), so it must not touch thread-local storage; the
@@ -119,6 +120,7 @@ uint32_t case_regs[8];
 uint32_t case_flags;
 uint32_t case_entry;
 uint32_t saved_esp;
+uint32_t mxcsr_init = 0x1f80;
 volatile uint32_t in_case;
 
 static volatile uint32_t case_seq, tick_seq;
@@ -138,8 +140,8 @@ static struct {
 static int nmaps;
 
 static unsigned char altstack[256 * 1024] __attribute__((aligned(64)));
-static unsigned char inbuf[1 << 20];
-static unsigned char outbuf[1 << 20];
+static unsigned char inbuf[1 << 16];
+static unsigned char outbuf[1 << 16];
 static size_t in_pos, in_len, out_len;
 
 extern char __executable_start[];
@@ -160,6 +162,8 @@ __asm__(".text\n"
         "    pushl %esi\n"
         "    pushl %edi\n"
         "    movl %esp, saved_esp\n"
+        "    fninit\n"
+        "    ldmxcsr mxcsr_init\n"
         "    movl $1, in_case\n"
         "    xorl %eax, %eax\n"
         "    movw %ax, %fs\n"

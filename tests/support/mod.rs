@@ -152,12 +152,29 @@ impl Setup {
         let mut c = vec![0xccu8; CODE_LEN];
         c[off..off + code.len()].copy_from_slice(code);
         let mut regions = vec![
-            Region { addr: CODE, prot: Prot::RX, data: c },
-            Region { addr: DATA, prot: Prot::RW, data: self.data.to_vec() },
-            Region { addr: STACK, prot: Prot::RW, data: self.stack.to_vec() },
+            Region {
+                addr: CODE,
+                prot: Prot::RX,
+                data: c,
+            },
+            Region {
+                addr: DATA,
+                prot: Prot::RW,
+                data: self.data.to_vec(),
+            },
+            Region {
+                addr: STACK,
+                prot: Prot::RW,
+                data: self.stack.to_vec(),
+            },
         ];
         regions.extend(self.extra.iter().cloned());
-        SnippetCase { regs: self.regs, eflags: self.eflags, entry: self.entry(), regions }
+        SnippetCase {
+            regs: self.regs,
+            eflags: self.eflags,
+            entry: self.entry(),
+            regions,
+        }
     }
 }
 
@@ -210,12 +227,16 @@ pub fn rflags_to_eflags(r: u32) -> u32 {
         (RflagsBits::OF, OF),
         (RflagsBits::DF, DF),
     ];
-    map.iter().filter(|(i, _)| r & i != 0).fold(0, |acc, (_, e)| acc | e)
+    map.iter()
+        .filter(|(i, _)| r & i != 0)
+        .fold(0, |acc, (_, e)| acc | e)
 }
 
 /// EFLAGS bits the SDM leaves undefined after any instruction of `code`.
 pub fn sdm_undefined_flags(code: &[u8], ip: u32) -> u32 {
-    decode(code, ip).iter().fold(0, |acc, i| acc | rflags_to_eflags(i.rflags_undefined()))
+    decode(code, ip)
+        .iter()
+        .fold(0, |acc, i| acc | rflags_to_eflags(i.rflags_undefined()))
 }
 
 /// Disassembly of the case's code: from the entry to the last byte that is not the int3
@@ -228,7 +249,12 @@ pub fn disassemble(case: &SnippetCase, marks: &[(u32, &str)]) -> String {
         return format!("  (entry {:#010x} is not in any region)\n", case.entry);
     };
     let start = (case.entry - r.addr) as usize;
-    let end = r.data.iter().rposition(|&b| b != 0xcc).map_or(start, |p| p + 2).min(r.data.len());
+    let end = r
+        .data
+        .iter()
+        .rposition(|&b| b != 0xcc)
+        .map_or(start, |p| p + 2)
+        .min(r.data.len());
     let bytes = &r.data[start..end.max(start)];
     let mut d = Decoder::with_ip(32, bytes, u64::from(case.entry), DecoderOptions::NONE);
     let mut f = IntelFormatter::new();
@@ -239,10 +265,17 @@ pub fn disassemble(case: &SnippetCase, marks: &[(u32, &str)]) -> String {
         text.clear();
         f.format(&i, &mut text);
         let off = (i.ip() - u64::from(case.entry)) as usize;
-        let hex: String = bytes[off..off + i.len()].iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = bytes[off..off + i.len()]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let ip = i.ip() as u32;
         let mark: Vec<&str> = marks.iter().filter(|m| m.0 == ip).map(|m| m.1).collect();
-        let mark = if mark.is_empty() { String::new() } else { format!("   <= {}", mark.join(", ")) };
+        let mark = if mark.is_empty() {
+            String::new()
+        } else {
+            format!("   <= {}", mark.join(", "))
+        };
         let _ = writeln!(out, "  {ip:08x}  {hex:<24} {text}{mark}");
         n += 1;
     }
@@ -250,7 +283,11 @@ pub fn disassemble(case: &SnippetCase, marks: &[(u32, &str)]) -> String {
 }
 
 fn flag_string(f: u32) -> String {
-    FLAG_NAMES.iter().map(|(b, n)| format!("{n}={}", u32::from(f & b != 0))).collect::<Vec<_>>().join(" ")
+    FLAG_NAMES
+        .iter()
+        .map(|(b, n)| format!("{n}={}", u32::from(f & b != 0)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn stop_string(r: &SnippetResult) -> String {
@@ -278,15 +315,26 @@ fn stop_string(r: &SnippetResult) -> String {
 
 /// Differences in the state after a case, as text lines (empty when equal). Flags in
 /// `allowed` may differ.
-pub fn diff(case: &SnippetCase, native: &SnippetResult, xl: &SnippetResult, allowed: u32) -> Vec<String> {
+pub fn diff(
+    case: &SnippetCase,
+    native: &SnippetResult,
+    xl: &SnippetResult,
+    allowed: u32,
+) -> Vec<String> {
     let mut d = Vec::new();
     for (k, name) in REG_NAMES.iter().enumerate() {
         if native.regs[k] != xl.regs[k] {
-            d.push(format!("{name:<7} native {:#010x}  translated {:#010x}", native.regs[k], xl.regs[k]));
+            d.push(format!(
+                "{name:<7} native {:#010x}  translated {:#010x}",
+                native.regs[k], xl.regs[k]
+            ));
         }
     }
     if native.eip != xl.eip {
-        d.push(format!("eip     native {:#010x}  translated {:#010x}", native.eip, xl.eip));
+        d.push(format!(
+            "eip     native {:#010x}  translated {:#010x}",
+            native.eip, xl.eip
+        ));
     }
     let mask = COMPARED_FLAGS & !allowed;
     if (native.eflags ^ xl.eflags) & mask != 0 {
@@ -297,8 +345,15 @@ pub fn diff(case: &SnippetCase, native: &SnippetResult, xl: &SnippetResult, allo
         ));
     }
     let (ns, ts) = (native.stop, xl.stop);
-    if ns.vector != ts.vector || ns.error_code != ts.error_code || (ns.vector == 14 && ns.cr2 != ts.cr2) {
-        d.push(format!("stop    native {}  translated {}", stop_string(native), stop_string(xl)));
+    if ns.vector != ts.vector
+        || ns.error_code != ts.error_code
+        || (ns.vector == 14 && ns.cr2 != ts.cr2)
+    {
+        d.push(format!(
+            "stop    native {}  translated {}",
+            stop_string(native),
+            stop_string(xl)
+        ));
     }
     if native.regions.len() != xl.regions.len() {
         d.push(format!(
@@ -313,7 +368,12 @@ pub fn diff(case: &SnippetCase, native: &SnippetResult, xl: &SnippetResult, allo
             continue;
         }
         if n.len() != t.len() {
-            d.push(format!("region {:#010x}: lengths differ {} vs {}", r.addr, n.len(), t.len()));
+            d.push(format!(
+                "region {:#010x}: lengths differ {} vs {}",
+                r.addr,
+                n.len(),
+                t.len()
+            ));
             continue;
         }
         let mut ranges = Vec::new();
@@ -331,7 +391,12 @@ pub fn diff(case: &SnippetCase, native: &SnippetResult, xl: &SnippetResult, allo
         }
         for rg in ranges.iter().take(8) {
             let show = rg.start..rg.end.min(rg.start + 16);
-            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ");
+            let hex = |b: &[u8]| {
+                b.iter()
+                    .map(|x| format!("{x:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
             d.push(format!(
                 "mem {:#010x} (+{}): native [{}]  translated [{}]  initial [{}]",
                 r.addr + rg.start as u32,
@@ -342,14 +407,22 @@ pub fn diff(case: &SnippetCase, native: &SnippetResult, xl: &SnippetResult, allo
             ));
         }
         if ranges.len() > 8 {
-            d.push(format!("mem ... {} more differing ranges in {:#010x}", ranges.len() - 8, r.addr));
+            d.push(format!(
+                "mem ... {} more differing ranges in {:#010x}",
+                ranges.len() - 8,
+                r.addr
+            ));
         }
     }
     d
 }
 
 /// Compare the two sides of a case; all compared flags must match.
-pub fn compare(case: &SnippetCase, native: &SnippetResult, translated: &SnippetResult) -> Result<(), String> {
+pub fn compare(
+    case: &SnippetCase,
+    native: &SnippetResult,
+    translated: &SnippetResult,
+) -> Result<(), String> {
     compare_allowing(case, native, translated, 0)
 }
 
@@ -369,14 +442,36 @@ pub fn compare_allowing(
 }
 
 /// The full mismatch report for a case.
-pub fn report(case: &SnippetCase, native: &SnippetResult, xl: &SnippetResult, d: &[String]) -> String {
+pub fn report(
+    case: &SnippetCase,
+    native: &SnippetResult,
+    xl: &SnippetResult,
+    d: &[String],
+) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "mismatch: entry {:#010x}, initial eflags {:#x} ({})", case.entry, case.eflags, flag_string(case.eflags));
-    let regs: Vec<String> =
-        REG_NAMES.iter().zip(case.regs).map(|(n, v)| format!("{n}={v:#010x}")).collect();
+    let _ = writeln!(
+        s,
+        "mismatch: entry {:#010x}, initial eflags {:#x} ({})",
+        case.entry,
+        case.eflags,
+        flag_string(case.eflags)
+    );
+    let regs: Vec<String> = REG_NAMES
+        .iter()
+        .zip(case.regs)
+        .map(|(n, v)| format!("{n}={v:#010x}"))
+        .collect();
     let _ = writeln!(s, "  initial {}", regs.join(" "));
-    s.push_str(&disassemble(case, &[(native.eip, "native stop"), (xl.eip, "translated stop")]));
-    let _ = writeln!(s, "  native stop: {} at eip {:#010x}", stop_string(native), native.eip);
+    s.push_str(&disassemble(
+        case,
+        &[(native.eip, "native stop"), (xl.eip, "translated stop")],
+    ));
+    let _ = writeln!(
+        s,
+        "  native stop: {} at eip {:#010x}",
+        stop_string(native),
+        native.eip
+    );
     for line in d {
         let _ = writeln!(s, "  {line}");
     }
@@ -470,8 +565,22 @@ impl Rng {
     /// A register value biased towards edge cases.
     pub fn value(&mut self) -> u32 {
         const EDGES: [u32; 16] = [
-            0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x1_0000, 0x7fff_ffff,
-            0x8000_0000, 0xffff_ffff, 0xffff_fffe, 0x8000_0001,
+            0,
+            1,
+            2,
+            0x7f,
+            0x80,
+            0xff,
+            0x100,
+            0x7fff,
+            0x8000,
+            0xffff,
+            0x1_0000,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+            0xffff_fffe,
+            0x8000_0001,
         ];
         match self.below(8) {
             0..=2 => *self.pick(&EDGES),

@@ -46,6 +46,15 @@ fn needs_rex(r: Register) -> bool {
 /// Host forms for guest codes that are not encodable (or mean something else) in 64-bit mode.
 fn host_form(i: &mut Instruction) {
     let c = match i.code() {
+        // Opcode 0x82 (an alias of 0x80) is invalid in 64-bit mode.
+        Code::Add_rm8_imm8_82 => Code::Add_rm8_imm8,
+        Code::Or_rm8_imm8_82 => Code::Or_rm8_imm8,
+        Code::Adc_rm8_imm8_82 => Code::Adc_rm8_imm8,
+        Code::Sbb_rm8_imm8_82 => Code::Sbb_rm8_imm8,
+        Code::And_rm8_imm8_82 => Code::And_rm8_imm8,
+        Code::Sub_rm8_imm8_82 => Code::Sub_rm8_imm8,
+        Code::Xor_rm8_imm8_82 => Code::Xor_rm8_imm8,
+        Code::Cmp_rm8_imm8_82 => Code::Cmp_rm8_imm8,
         Code::Inc_r16 => Code::Inc_rm16,
         Code::Inc_r32 => Code::Inc_rm32,
         Code::Dec_r16 => Code::Dec_rm16,
@@ -199,6 +208,20 @@ pub fn emit_copy(e: &mut BlockEmitter, g: &Instruction, env: &SegEnv) -> Result<
     let high8 = (0..i.op_count())
         .any(|k| i.op_kind(k) == OpKind::Register && is_high8(i.op_register(k)));
 
+    if is_lea
+        && (is_16bit_addressing(g) || (g.memory_base() == Register::None && g.memory_index() == Register::None))
+    {
+        // No 64-bit LEA computes a 16-bit or absolute address: compute it, then move it.
+        ea_into_r14(e, g, 0)?;
+        let dst = i.op0_register();
+        let (code, src) = if dst.size() == 2 {
+            (Code::Mov_r16_rm16, Register::R14W)
+        } else {
+            (Code::Mov_r32_rm32, Register::R14D)
+        };
+        let mv = Instruction::with2(code, dst, src).map_err(|_| CopyError::Interpret)?;
+        return encode(e, &mv);
+    }
     let Some(_) = mem_op.filter(|_| !is_lea) else {
         if is_lea {
             i.set_memory_base(map_reg(i.memory_base()));
@@ -247,15 +270,13 @@ pub fn emit_copy(e: &mut BlockEmitter, g: &Instruction, env: &SegEnv) -> Result<
     if writes && !seg.writable() || !writes && !seg.readable() {
         return Err(CopyError::Fault(ss_fault, 0));
     }
-    if seg.limit != 0xffff_ffff || seg.expand_down() {
-        // Limit checks are done by the interpreter.
-        return Err(CopyError::Interpret);
-    }
+    let checked = seg.limit != 0xffff_ffff || seg.expand_down();
 
     let base = map_reg(i.memory_base());
     let index = map_reg(i.memory_index());
     let absolute = base == Register::None && index == Register::None;
-    let direct = seg.base == 0
+    let direct = !checked
+        && seg.base == 0
         && !absolute
         && !is_16bit_addressing(&i)
         && !(high8 && (needs_rex(base) || needs_rex(index)));
@@ -265,7 +286,18 @@ pub fn emit_copy(e: &mut BlockEmitter, g: &Instruction, env: &SegEnv) -> Result<
         i.set_memory_index(index);
         return encode(e, &i);
     }
-    ea_into_r14(e, g, seg.base)?;
+    if checked {
+        ea_into_r14(e, g, 0)?;
+        let size = (g.memory_size().size() as u32).max(1);
+        limit_check(e, seg, size, g.ip32(), ss_fault);
+        if seg.base != 0 {
+            // lea r14d, [r14 + base]
+            e.buf.extend(&[0x45, 0x8d, 0xb6]);
+            e.buf.push_u32(seg.base);
+        }
+    } else {
+        ea_into_r14(e, g, seg.base)?;
+    }
     i.set_memory_index(Register::None);
     i.set_memory_index_scale(1);
     i.set_memory_displacement64(0);
@@ -284,4 +316,37 @@ pub fn emit_copy(e: &mut BlockEmitter, g: &Instruction, env: &SegEnv) -> Result<
     }
     i.set_memory_base(Register::R14);
     encode(e, &i)
+}
+
+/// Check the offset in R14D against a segment limit for an access of `size` bytes (SDM Vol.
+/// 3A 5.3), raising `fault`(0) at `eip` when it fails. The compares need the flags, so the
+/// guest's are kept on the host stack meanwhile; only segments that are not flat pay this.
+fn limit_check(e: &mut BlockEmitter, seg: &Segment, size: u32, eip: u32, fault: Vector) {
+    use dynasm::dynasm;
+    let upper: u32 = if seg.big() { 0xffff_ffff } else { 0xffff };
+    let (lo_ok, hi): (Option<u32>, u32) = if seg.expand_down() {
+        // Valid offsets are limit+1 ..= upper.
+        (Some(seg.limit), upper.saturating_sub(size - 1))
+    } else {
+        (None, seg.limit.saturating_sub(size - 1))
+    };
+    let too_small = !seg.expand_down() && seg.limit < size - 1;
+    dynasm!(e.buf ; .arch x64 ; pushfq);
+    if too_small {
+        dynasm!(e.buf ; .arch x64 ; jmp >bad);
+    }
+    if let Some(lo) = lo_ok {
+        dynasm!(e.buf ; .arch x64 ; cmp r14d, lo as i32 ; jbe >bad);
+    }
+    dynasm!(e.buf
+        ; .arch x64
+        ; cmp r14d, hi as i32
+        ; ja >bad
+        ; popfq
+        ; jmp >ok
+        ; bad:
+        ; popfq
+    );
+    e.fault(eip, fault as u8, 0);
+    dynasm!(e.buf ; .arch x64 ; ok:);
 }

@@ -101,7 +101,7 @@ pub fn emit_routines(buf: &mut CodeBuffer, at: u64) -> Routines {
     asm!(buf
         ; mov [r15 + off::EIP], r14d
         ; mov DWORD [r15 + off::EXIT_KIND], ExitKind::Lookup as i32
-        ; xor r14d, r14d
+        ; mov r14d, 0
     );
     let to = r.exit_save;
     jmp_abs(buf, at, to);

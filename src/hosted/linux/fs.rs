@@ -35,6 +35,37 @@ const IOCTL_INT: &[u32] = &[
     libc::FIONCLEX as u32,
 ];
 
+/// Directory offsets of one open directory as the guest sees them: cookie `k > 0` stands for
+/// the host offset `real[k - 1]`; 0 is 0 (the start).
+#[derive(Default)]
+pub struct DirOffsets {
+    real: Vec<i64>,
+    index: std::collections::HashMap<i64, i64>,
+}
+
+impl DirOffsets {
+    pub fn cookie(&mut self, real: i64) -> i64 {
+        if real == 0 {
+            return 0;
+        }
+        if let Some(&c) = self.index.get(&real) {
+            return c;
+        }
+        self.real.push(real);
+        let c = self.real.len() as i64;
+        self.index.insert(real, c);
+        c
+    }
+
+    pub fn real(&self, cookie: i64) -> Option<i64> {
+        match cookie {
+            0 => Some(0),
+            c if c > 0 => self.real.get(c as usize - 1).copied(),
+            _ => None,
+        }
+    }
+}
+
 impl Process {
     /// A dirfd argument: AT_FDCWD, or a guest fd (ignored for absolute paths, as Linux).
     fn dirfd(&self, d: u32, path: &CStr) -> Result<i32, Errno> {
@@ -156,12 +187,26 @@ impl Process {
     pub(super) fn sys_close(&mut self, fd: u32) -> SysResult {
         let fd = self.fds.get(fd)?;
         self.fds.remove(fd);
+        self.dir_offsets.remove(&fd);
         Ok(host::close(fd)?)
+    }
+
+    /// lseek on a host fd, with directory offsets seen through their cookies.
+    fn seek(&mut self, fd: i32, off: i64, whence: i32) -> Result<i64, Errno> {
+        let Some(table) = self.dir_offsets.get(&fd) else {
+            return host::lseek(fd, off, whence);
+        };
+        let real = match whence {
+            libc::SEEK_SET => table.real(off).ok_or(Errno::EINVAL)?,
+            _ => off,
+        };
+        let r = host::lseek(fd, real, whence)?;
+        Ok(self.dir_offsets.get_mut(&fd).map_or(r, |t| t.cookie(r)))
     }
 
     pub(super) fn sys_lseek(&mut self, fd: u32, off: u32, whence: u32) -> SysResult {
         let fd = self.fds.get(fd)?;
-        let r = host::lseek(fd, i64::from(off as i32), whence as i32)?;
+        let r = self.seek(fd, i64::from(off as i32), whence as i32)?;
         u32::try_from(r)
             .ok()
             .filter(|&v| v <= i32::MAX as u32)
@@ -179,7 +224,7 @@ impl Process {
         let fd = self.fds.get(fd)?;
         self.check_writable(result, 8)?;
         let off = ((u64::from(hi) << 32) | u64::from(lo)) as i64;
-        let r = host::lseek(fd, off, whence as i32)?;
+        let r = self.seek(fd, off, whence as i32)?;
         self.write_mem(result, &r.to_le_bytes())?;
         Ok(0)
     }
@@ -477,6 +522,7 @@ impl Process {
             return Ok(new);
         }
         let n = host::int_call(libc::SYS_dup3, &[oldfd.into(), newfd.into(), flags.into()])?;
+        self.dir_offsets.remove(&newfd);
         Ok(self.fds.add(n))
     }
 
@@ -590,15 +636,31 @@ impl Process {
         Ok(0)
     }
 
-    /// getdents64: `struct linux_dirent64` has the same layout on i386 and x86-64.
+    /// getdents64: `struct linux_dirent64` has the same layout on i386 and x86-64, but
+    /// `d_off` differs: file systems hash directory positions to 31 bits for 32-bit
+    /// callers and to 63 bits for us (ext4's `is_32bit_api`), and glibc's i386 `readdir`
+    /// fails with EOVERFLOW on offsets past 31 bits. So every `d_off` is replaced by a small
+    /// cookie, which lseek on the directory maps back ([`DirOffsets`]).
     pub(super) fn sys_getdents64(&mut self, fd: u32, buf: u32, count: u32) -> SysResult {
         let fd = self.fds.get(fd)?;
         let count = count.min(1 << 20) as usize;
         self.check_writable(buf, count)?;
         let mut v = vec![0u8; count];
-        let n = host::getdents64(fd, &mut v)?;
-        self.write_mem(buf, &v[..n as usize])?;
-        Ok(n)
+        let n = host::getdents64(fd, &mut v)? as usize;
+        let table = self.dir_offsets.entry(fd).or_default();
+        let mut at = 0;
+        while at + 19 <= n {
+            let real = get_u64(&v, at + 8) as i64;
+            let cookie = table.cookie(real);
+            v[at + 8..at + 16].copy_from_slice(&cookie.to_le_bytes());
+            let reclen = usize::from(abi::get_u16(&v, at + 16));
+            if reclen == 0 {
+                break;
+            }
+            at += reclen;
+        }
+        self.write_mem(buf, &v[..n])?;
+        Ok(n as u32)
     }
 
     /// The tty and file ioctls a program's stdio needs; others are ENOTTY (logged with -v).

@@ -237,6 +237,8 @@ pub struct Process {
     pub runner: Option<PathBuf>,
     /// Limits the guest set that are kept here rather than applied to the runner.
     pub soft_limits: std::collections::HashMap<u32, [u64; 2]>,
+    /// Directory offset cookies by host fd (see `fs::DirOffsets`).
+    pub dir_offsets: std::collections::HashMap<i32, fs::DirOffsets>,
 }
 
 /// Outcome of a syscall: a value for EAX, or the end of the process.
@@ -314,6 +316,7 @@ impl Process {
             clear_child_tid: 0,
             runner: std::env::current_exe().ok(),
             soft_limits: Default::default(),
+            dir_offsets: Default::default(),
         };
         p.init_signals(opts.ignored_signals);
         Ok(p)
