@@ -810,3 +810,58 @@ pub unsafe extern "C" fn interp_helper(ctx: *mut JitContext, insn: *const Instru
         }
     }
 }
+
+/// After a copied FNSTENV/FNSAVE: put the guest's x87 last-instruction pointers into the
+/// saved image (the host unit stored host addresses). After FLDENV/FRSTOR: take them from
+/// the loaded image. Image layouts: SDM Vol. 1, figures 8-9 to 8-12.
+///
+/// # Safety
+/// As for `interp_helper`.
+pub unsafe extern "C" fn x87_env_helper(ctx: *mut JitContext, insn: *const Instruction) -> u32 {
+    // SAFETY: as in `interp_helper`: valid, unaliased pointers for the call's duration.
+    let (ctx, insn) = unsafe { (&mut *ctx, &*insn) };
+    // SAFETY: as in `interp_helper`.
+    let env: &mut HelperEnv = unsafe { &mut **ctx.env.cast::<&mut HelperEnv>() };
+    let (ip, cs_op, ds) = (ctx.fpu_ip, ctx.fpu_cs_op, ctx.fpu_ds);
+    let mut c = Ctx { cpu: &mut ctx.cpu, mem: &mut *env.mem, desc: env.desc, flush: false };
+    let s = Ctx::mem_seg(insn);
+    let ea = c.ea(insn);
+    let wide = insn.code().op_code().operand_size() != 16;
+    let store = matches!(insn.mnemonic(), Mnemonic::Fnstenv | Mnemonic::Fnsave);
+    // (offset, width) of FIP, FCS[|FOP], FDS in the image.
+    let lay: [(u32, u32); 3] = if wide { [(12, 4), (16, 4), (24, 4)] } else { [(6, 2), (8, 2), (12, 2)] };
+    // The 32-bit image's FDS slot has its reserved upper half set, as FNSTENV writes it.
+    let vals = [ip, cs_op & 0x07ff_ffff, if wide { 0xffff_0000 | (ds & 0xffff) } else { ds & 0xffff }];
+    let mut loaded = [0u32; 3];
+    let mut r: Result<(), Fault> = Ok(());
+    for (k, &(o, w)) in lay.iter().enumerate() {
+        let a = ea.wrapping_add(o);
+        let step = if store { c.write(s, a, w, vals[k]) } else { c.read(s, a, w).map(|v| loaded[k] = v) };
+        if let Err(f) = step {
+            r = Err(f);
+            break;
+        }
+    }
+    if r.is_ok() && insn.mnemonic() == Mnemonic::Fnsave {
+        // FNSAVE ends with an FNINIT.
+        ctx.fpu_ip = 0;
+        ctx.fpu_cs_op = 0;
+        ctx.fpu_ds = 0;
+    }
+    if r.is_ok() && !store {
+        ctx.fpu_ip = loaded[0];
+        ctx.fpu_cs_op = loaded[1] & 0x07ff_ffff;
+        ctx.fpu_ds = loaded[2] & 0xffff;
+    }
+    match r {
+        Ok(()) => 0,
+        Err(f) => {
+            ctx.cpu.eip = insn.ip32();
+            ctx.fault_vector = f.vector as u32;
+            ctx.fault_error = f.error_code;
+            ctx.fault_cr2 = f.cr2;
+            ctx.exit_kind = ExitKind::Fault as u32;
+            1
+        }
+    }
+}

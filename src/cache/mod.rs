@@ -5,7 +5,7 @@
 //! patch code and an executable view (`rx`) that runs it, so no page is writable and
 //! executable at once.
 
-use crate::backend::x64::{self, PcMapEntry, Routines};
+use crate::backend::x64::{self, ChainSite, PcMapEntry, Routines};
 use crate::engine::ctx::JitContext;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -23,8 +23,8 @@ pub struct Block {
     pub guest: u32,
     pub pages: [Option<u32>; 2],
     pub pc_map: Vec<PcMapEntry>,
-    /// Exit stubs: (offset in the block, guest target).
-    pub sites: Vec<(u32, u32)>,
+    /// Direct exits that may be chained.
+    pub sites: Vec<ChainSite>,
     pub host_off: u32,
     pub host_len: u32,
     /// A one-instruction block run once after a self-modifying write; never looked up.
@@ -130,25 +130,33 @@ impl CodeCache {
         (off < (b.host_off + b.host_len) as usize).then_some(i)
     }
 
-    /// True if `site` is an exit stub of a live, non-transient block.
-    pub fn is_chainable_site(&self, site: u64) -> bool {
-        match self.block_at(site) {
-            Some(i) => {
-                let b = &self.blocks[i];
-                let off = (site - self.mem.rx) as u32 - b.host_off;
-                self.valid[i] && !b.transient && b.sites.iter().any(|&(o, _)| o == off)
-            }
-            None => false,
+    /// The live, non-transient block and chain site whose stub is at host address `site`.
+    fn chain_site(&self, site: u64) -> Option<(usize, ChainSite)> {
+        let i = self.block_at(site)?;
+        let b = &self.blocks[i];
+        let off = (site - self.mem.rx) as u32 - b.host_off;
+        if !self.valid[i] || b.transient {
+            return None;
         }
+        b.sites.iter().find(|c| c.stub == off).map(|&c| (i, c))
     }
 
-    /// Patch the exit stub at `site` to jump straight to `target`.
+    /// True if `site` is an exit stub of a live, non-transient block.
+    pub fn is_chainable_site(&self, site: u64) -> bool {
+        self.chain_site(site).is_some()
+    }
+
+    /// Chain the exit whose stub is at `site` to the block at host address `target`: the
+    /// jump (or call) in the block body is pointed straight at it, and so is the stub.
     pub fn chain(&mut self, site: u64, target: u64) -> bool {
-        if !self.is_chainable_site(site) {
+        let Some((i, c)) = self.chain_site(site) else {
             return false;
-        }
+        };
         let jmp = x64::chain_jump(site, target);
         self.write((site - self.mem.rx) as usize, &jmp);
+        let field = u64::from(self.blocks[i].host_off + c.jump_field);
+        let rel = target.wrapping_sub(self.mem.rx + field + 4) as i64 as i32;
+        self.write(field as usize, &rel.to_le_bytes());
         true
     }
 

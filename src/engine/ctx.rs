@@ -68,6 +68,12 @@ pub struct JitContext {
     pub fault_vector: u32,
     pub fault_error: u32,
     pub fault_cr2: u32,
+    /// The x87 last-instruction pointers as the guest must see them (the host unit records
+    /// host addresses): FIP, FCS | FOP << 16, FDS, in the layout of the 32-bit FNSTENV image
+    /// at offsets 12, 16 and 24.
+    pub fpu_ip: u32,
+    pub fpu_cs_op: u32,
+    pub fpu_ds: u32,
     /// Guest DF while translated code runs (a byte so that `std`/`cld` stay flag-free).
     pub df: u8,
     pub _pad: [u8; 3],
@@ -99,5 +105,8 @@ pub mod off {
     pub const FAULT_ERROR: i32 = offset_of!(JitContext, fault_error) as i32;
     pub const FAULT_CR2: i32 = offset_of!(JitContext, fault_cr2) as i32;
     pub const DF: i32 = offset_of!(JitContext, df) as i32;
+    pub const FPU_IP: i32 = offset_of!(JitContext, fpu_ip) as i32;
+    pub const FPU_CS_OP: i32 = offset_of!(JitContext, fpu_cs_op) as i32;
+    pub const FPU_DS: i32 = offset_of!(JitContext, fpu_ds) as i32;
     pub const IBTC: i32 = offset_of!(JitContext, ibtc) as i32;
 }

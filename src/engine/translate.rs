@@ -1,7 +1,7 @@
 //! Block translation: one template per instruction class (see `frontend::classify`).
 
 use crate::backend::x64::copy::{emit_copy, CopyError, SegEnv};
-use crate::backend::x64::{BlockEmitter, PcMapEntry, Routines, HOST_REG};
+use crate::backend::x64::{BlockEmitter, ChainSite, PcMapEntry, Routines, HOST_REG};
 use crate::cache::CodeCache;
 use crate::cpu::seg::Segment;
 use crate::engine::ctx::off;
@@ -21,7 +21,7 @@ macro_rules! asm {
 pub struct BlockCode {
     pub bytes: Vec<u8>,
     pub pc_map: Vec<PcMapEntry>,
-    pub sites: Vec<(u32, u32)>,
+    pub sites: Vec<ChainSite>,
 }
 
 fn cc_nibble(c: ConditionCode) -> u8 {
@@ -113,13 +113,68 @@ fn helper_fn() -> u64 {
 }
 
 /// Emit one instruction; Err means "raise this fault instead" or "interpret".
+/// x87 bookkeeping around a copied x87 instruction: record the guest's last-instruction
+/// pointers, and after FNSTENV/FNSAVE (before FLDENV/FRSTOR) exchange them with the image
+/// in guest memory through a helper.
+fn x87_pointers(e: &mut BlockEmitter, g: &Instruction, fop: u16, segs: &SegEnv) {
+    use iced_x86::Mnemonic as M;
+    let m = g.mnemonic();
+    if m == M::Fninit {
+        asm!(e.buf
+            ; mov DWORD [r15 + off::FPU_IP], 0
+            ; mov DWORD [r15 + off::FPU_CS_OP], 0
+            ; mov DWORD [r15 + off::FPU_DS], 0
+        );
+    } else if !crate::frontend::is_x87_control(m) {
+        let cs = i32::from(segs.seg[1].selector);
+        asm!(e.buf
+            ; mov DWORD [r15 + off::FPU_IP], g.ip32() as i32
+            ; mov DWORD [r15 + off::FPU_CS_OP], cs | (i32::from(fop) << 16)
+        );
+        if (0..g.op_count()).any(|k| g.op_kind(k) == OpKind::Memory) {
+            let ds = match g.memory_segment() {
+                Register::ES => segs.seg[0].selector,
+                Register::CS => segs.seg[1].selector,
+                Register::SS => segs.seg[2].selector,
+                Register::FS => segs.seg[4].selector,
+                Register::GS => segs.seg[5].selector,
+                _ => segs.seg[3].selector,
+            };
+            asm!(e.buf ; mov DWORD [r15 + off::FPU_DS], i32::from(ds));
+        }
+    }
+}
+
 fn emit_insn(
     e: &mut BlockEmitter,
-    g: &Instruction,
-    class: Class,
+    gi: &crate::frontend::GuestInsn,
     segs: &SegEnv,
     helper_insns: &mut Vec<Box<Instruction>>,
 ) -> Result<(), CopyError> {
+    let g = &gi.insn;
+    let class = gi.class;
+    if class == Class::Copy && crate::frontend::x87(g) {
+        use iced_x86::Mnemonic as M;
+        let m = g.mnemonic();
+        let fixup = matches!(m, M::Fnstenv | M::Fnsave | M::Fldenv | M::Frstor);
+        if matches!(m, M::Fldenv | M::Frstor) {
+            // Read the guest's pointers from the image before the load (faults come first
+            // from the copied instruction's own access anyway: the helper only reads).
+            emit_copy(e, g, segs)?;
+            let b = Box::new(*g);
+            e.helper(g.ip32(), crate::interp::x87_env_helper as *const () as u64, &*b as *const Instruction as u64);
+            helper_insns.push(b);
+            return Ok(());
+        }
+        x87_pointers(e, g, gi.fop, segs);
+        emit_copy(e, g, segs)?;
+        if fixup {
+            let b = Box::new(*g);
+            e.helper(g.ip32(), crate::interp::x87_env_helper as *const () as u64, &*b as *const Instruction as u64);
+            helper_insns.push(b);
+        }
+        return Ok(());
+    }
     let eip = g.ip32();
     let next = g.next_ip32();
     let word = g.code().op_code().operand_size() == 16;
@@ -274,7 +329,7 @@ pub fn translate_block(
         let g = &gi.insn;
         e.mark(g.ip32());
         let save = (e.buf.bytes.len(), e.pc_map.len());
-        match emit_insn(&mut e, g, gi.class, &env, &mut helpers) {
+        match emit_insn(&mut e, gi, &env, &mut helpers) {
             Ok(()) => {}
             Err(err) => {
                 // Undo a partial template, then fall back.

@@ -138,6 +138,9 @@ pub fn classify(i: &Instruction) -> Class {
         M::Int => Class::SoftInt,
         M::Int3 => Class::Int3,
         M::Into => Class::Into,
+        // MOVSD/CMPSD are also SSE2 mnemonics: only the string forms are string operations.
+        M::Movsd if i.code() != Code::Movsd_m32_m32 => Class::Undefined,
+        M::Cmpsd if i.code() != Code::Cmpsd_m32_m32 => Class::Undefined,
         M::Movsb | M::Movsw | M::Movsd | M::Stosb | M::Stosw | M::Stosd | M::Lodsb
         | M::Lodsw | M::Lodsd | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Scasb | M::Scasw
         | M::Scasd => Class::Helper,
@@ -204,9 +207,17 @@ pub fn claimed_codes() -> Vec<Code> {
     out
 }
 
+/// Codes the default 32-bit decoder can produce: legacy encodings, not the FWAIT-prefixed
+/// pseudo-forms (FSTENV & co. decode as FWAIT + FNSTENV) and not the forms only early CPUs
+/// had (POP CS, the 486-A CMPXCHG, MOV to/from test registers).
 fn decodable_in_32bit(c: Code) -> bool {
     let op = c.op_code();
-    op.mode32() && op.encoding() == iced_x86::EncodingKind::Legacy
+    let early_only = {
+        let mut i = Instruction::default();
+        i.set_code(c);
+        i.cpuid_features().iter().any(|f| alloc::format!("{f:?}").ends_with("ONLY"))
+    };
+    op.mode32() && op.encoding() == iced_x86::EncodingKind::Legacy && !op.fwait() && !early_only
 }
 
 /// A decoded instruction and its classification.
@@ -214,6 +225,37 @@ fn decodable_in_32bit(c: Code) -> bool {
 pub struct GuestInsn {
     pub insn: Instruction,
     pub class: Class,
+    /// For x87 instructions, the FOP the FPU records: the low 3 bits of the escape opcode
+    /// and the ModRM byte (SDM Vol. 1, 8.1.9).
+    pub fop: u16,
+}
+
+/// x87 control instructions do not update the last-instruction pointers (SDM Vol. 1, 8.1.8).
+pub fn is_x87_control(m: Mnemonic) -> bool {
+    use Mnemonic as M;
+    matches!(
+        m,
+        M::Fninit | M::Fnclex | M::Fldcw | M::Fnstcw | M::Fnstsw | M::Fnstenv | M::Fldenv
+            | M::Fnsave | M::Frstor | M::Wait
+    )
+}
+
+/// Is `i` an x87 instruction the copy path runs (see `is_x87`)?
+pub fn x87(i: &Instruction) -> bool {
+    is_x87(i)
+}
+
+fn fop_of(bytes: &[u8]) -> u16 {
+    let mut k = 0;
+    while k < bytes.len()
+        && matches!(bytes[k], 0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x2e | 0x36 | 0x3e | 0x26 | 0x64 | 0x65)
+    {
+        k += 1;
+    }
+    match (bytes.get(k), bytes.get(k + 1)) {
+        (Some(&op @ 0xd8..=0xdf), Some(&modrm)) => (u16::from(op & 7) << 8) | u16::from(modrm),
+        _ => 0,
+    }
 }
 
 /// A decoded block: straight-line guest code ending at a control transfer, a page boundary
@@ -267,7 +309,8 @@ pub fn decode_block(mem: &dyn GuestMemory, eip: u32, max: usize) -> Result<Decod
             pages[1] = Some(last_page);
         }
         let class = classify(&insn);
-        insns.push(GuestInsn { insn, class });
+        let fop = fop_of(&buf[..(len as usize).min(n)]);
+        insns.push(GuestInsn { insn, class, fop });
         pc = pc.wrapping_add(len);
         if class.ends_block() || insns.len() >= max || pc >> 12 != first_page {
             break;

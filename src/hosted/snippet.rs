@@ -92,6 +92,8 @@ impl SnippetRunner {
             cpu.gpr = case.regs;
             cpu.eip = case.entry;
             cpu.eflags = (case.eflags & (0x0cd5 | 0x400)) | 0x202;
+            // Every case starts from FNINIT state, as the native runner's do.
+            cpu.fx = crate::cpu::FxState::default();
         }
         let stop = match self.m.run_for(limit) {
             Exit::Fault(f) => Stop { vector: f.vector as u8, error_code: f.error_code, cr2: if f.vector == crate::exit::Vector::PF { f.cr2 } else { 0 } },

@@ -162,6 +162,12 @@ __asm__(".text\n"
         "    pushl %esi\n"
         "    pushl %edi\n"
         "    movl %esp, saved_esp\n"
+        /* Zero all eight physical x87 registers, then FNINIT: an FNSAVE of empty
+         * registers shows their stale contents, and the translator starts every
+         * case from a zeroed register file. */
+        "    fninit\n"
+        "    fldz\n    fldz\n    fldz\n    fldz\n"
+        "    fldz\n    fldz\n    fldz\n    fldz\n"
         "    fninit\n"
         "    ldmxcsr mxcsr_init\n"
         "    movl $1, in_case\n"

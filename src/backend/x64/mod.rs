@@ -164,6 +164,16 @@ pub fn invalidated_entry(routines: &Routines, entry_at: u64, guest_eip: u32) -> 
     out
 }
 
+/// A direct exit of a block: the stub that leaves to the run loop, and the jump (or call)
+/// in the block body that goes to the stub. Chaining points both at the target block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainSite {
+    pub stub: u32,
+    pub target: u32,
+    /// Offset of the rel32 field of the jump/call that reaches the stub.
+    pub jump_field: u32,
+}
+
 /// The bytes that chain an exit stub directly to its target block.
 pub fn chain_jump(site: u64, target: u64) -> [u8; 5] {
     let rel = target.wrapping_sub(site + 5) as i64 as i32;
@@ -177,8 +187,9 @@ pub struct BlockEmitter<'a> {
     pub at: u64,
     pub routines: &'a Routines,
     pub pc_map: Vec<PcMapEntry>,
-    /// Exit stubs to emit after the body: (label, guest target).
-    stubs: Vec<(crate::backend::codebuf::DynamicLabel, u32)>,
+    /// Exit stubs to emit after the body: (label, guest target, offset of the rel32 field
+    /// of the jump or call that goes to the stub).
+    stubs: Vec<(crate::backend::codebuf::DynamicLabel, u32, u32)>,
 }
 
 impl<'a> BlockEmitter<'a> {
@@ -247,19 +258,23 @@ impl<'a> BlockEmitter<'a> {
     /// Jump to a chainable exit stub for guest `target` (emitted after the body).
     pub fn jmp_exit(&mut self, target: u32) {
         let l = self.buf.new_dynamic_label();
-        self.stubs.push((l, target));
-        asm!(self.buf ; jmp =>l);
+        self.buf.push(0xe9);
+        self.buf.push_i32(0);
+        self.buf.dynamic_reloc(l, 0, 4, 0, 2);
+        let field = self.buf.offset().0 as u32 - 4;
+        self.stubs.push((l, target, field));
     }
 
     /// Conditional jump (host condition nibble `cc`) to a chainable exit stub.
     pub fn jcc_exit(&mut self, cc: u8, target: u32) {
         let l = self.buf.new_dynamic_label();
-        self.stubs.push((l, target));
         // jcc rel32 to a dynamic label
         self.buf.push(0x0f);
         self.buf.push(0x80 | cc);
         self.buf.push_i32(0);
         self.buf.dynamic_reloc(l, 0, 4, 0, 2);
+        let field = self.buf.offset().0 as u32 - 4;
+        self.stubs.push((l, target, field));
     }
 
     /// Leave through the shared exit with the state as it is and an exit kind already set.
@@ -362,8 +377,11 @@ impl<'a> BlockEmitter<'a> {
     /// when it returns.
     pub fn call_exit(&mut self, target: u32, ret_eip: u32) {
         let l = self.buf.new_dynamic_label();
-        self.stubs.push((l, target));
-        asm!(self.buf ; call =>l);
+        self.buf.push(0xe8);
+        self.buf.push_i32(0);
+        self.buf.dynamic_reloc(l, 0, 4, 0, 2);
+        let field = self.buf.offset().0 as u32 - 4;
+        self.stubs.push((l, target, field));
         self.jmp_exit(ret_eip);
     }
 
@@ -398,12 +416,12 @@ impl<'a> BlockEmitter<'a> {
         );
     }
 
-    /// Emit the exit stubs and resolve labels. Returns the bytes and the stub offsets with
-    /// their guest targets (chain sites), or None if the code could not be laid out.
-    pub fn finish(mut self) -> Option<(Vec<u8>, Vec<PcMapEntry>, Vec<(u32, u32)>)> {
+    /// Emit the exit stubs and resolve labels. Returns the bytes, the PC map and the chain
+    /// sites, or None if the code could not be laid out.
+    pub fn finish(mut self) -> Option<(Vec<u8>, Vec<PcMapEntry>, Vec<ChainSite>)> {
         let mut sites = Vec::new();
         let stubs = core::mem::take(&mut self.stubs);
-        for (l, target) in stubs {
+        for (l, target, field) in stubs {
             self.buf.dynamic_label(l);
             let site = self.buf.offset().0 as u32;
             // Patched to `jmp block` when chained: the first 5 bytes must be one instruction
@@ -416,7 +434,7 @@ impl<'a> BlockEmitter<'a> {
                 ; mov r14, QWORD site_addr as i64
             );
             self.exit_save();
-            sites.push((site, target));
+            sites.push(ChainSite { stub: site, target, jump_field: field });
         }
         if !self.buf.finish() {
             return None;
