@@ -29,7 +29,13 @@ impl Vector {
     pub fn has_error_code(self) -> bool {
         matches!(
             self,
-            Vector::DF | Vector::TS | Vector::NP | Vector::SS | Vector::GP | Vector::PF | Vector::AC
+            Vector::DF
+                | Vector::TS
+                | Vector::NP
+                | Vector::SS
+                | Vector::GP
+                | Vector::PF
+                | Vector::AC
         )
     }
     pub fn from_u8(v: u8) -> Option<Vector> {
@@ -76,22 +82,42 @@ pub struct Fault {
 
 impl Fault {
     pub const fn new(vector: Vector) -> Self {
-        Self { vector, error_code: 0, cr2: 0 }
+        Self {
+            vector,
+            error_code: 0,
+            cr2: 0,
+        }
     }
     pub const fn gp(error_code: u32) -> Self {
-        Self { vector: Vector::GP, error_code, cr2: 0 }
+        Self {
+            vector: Vector::GP,
+            error_code,
+            cr2: 0,
+        }
     }
     pub const fn ss(error_code: u32) -> Self {
-        Self { vector: Vector::SS, error_code, cr2: 0 }
+        Self {
+            vector: Vector::SS,
+            error_code,
+            cr2: 0,
+        }
     }
     pub const fn np(error_code: u32) -> Self {
-        Self { vector: Vector::NP, error_code, cr2: 0 }
+        Self {
+            vector: Vector::NP,
+            error_code,
+            cr2: 0,
+        }
     }
     pub const fn ud() -> Self {
         Self::new(Vector::UD)
     }
     pub const fn pf(addr: u32, error_code: u32) -> Self {
-        Self { vector: Vector::PF, error_code, cr2: addr }
+        Self {
+            vector: Vector::PF,
+            error_code,
+            cr2: addr,
+        }
     }
 }
 

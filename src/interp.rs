@@ -36,14 +36,22 @@ pub fn cpuid(leaf: u32, _sub: u32) -> [u32; 4] {
 
 /// Build the segment cache for loading `sel` into `s` at the CPU's CPL (SDM Vol. 3A 5.5-5.6,
 /// MOV/POP Sreg): the checks and the fault each failing one raises.
-pub fn segment_for_load(cpu: &GuestCpu, s: SegReg, sel: u16, desc: DescriptorFn) -> Result<Segment, Fault> {
+pub fn segment_for_load(
+    cpu: &GuestCpu,
+    s: SegReg,
+    sel: u16,
+    desc: DescriptorFn,
+) -> Result<Segment, Fault> {
     let cpl = cpu.cpl;
     let rpl = (sel & 3) as u8;
     let err = u32::from(sel & !3);
     if sel & !3 == 0 {
         return match s {
             SegReg::Ss | SegReg::Cs => Err(Fault::gp(0)),
-            _ => Ok(Segment { selector: sel, ..Segment::default() }),
+            _ => Ok(Segment {
+                selector: sel,
+                ..Segment::default()
+            }),
         };
     }
     let d = desc(sel).ok_or(Fault::gp(err))?;
@@ -142,7 +150,11 @@ impl Ctx<'_> {
     /// and type checks of protected mode.
     fn linear(&self, s: SegReg, off: u32, len: u32, write: bool) -> Result<u32, Fault> {
         let seg = self.cpu.seg(s);
-        let fault = if s == SegReg::Ss { Fault::ss(0) } else { Fault::gp(0) };
+        let fault = if s == SegReg::Ss {
+            Fault::ss(0)
+        } else {
+            Fault::gp(0)
+        };
         if seg.is_null() && s != SegReg::Cs {
             return Err(fault);
         }
@@ -164,20 +176,23 @@ impl Ctx<'_> {
     fn read(&self, s: SegReg, off: u32, len: u32) -> Result<u32, Fault> {
         let a = self.linear(s, off, len, false)?;
         let mut b = [0u8; 4];
-        self.mem.read(GuestAddr(a), &mut b[..len as usize], Access::Read)?;
+        self.mem
+            .read(GuestAddr(a), &mut b[..len as usize], Access::Read)?;
         Ok(u32::from_le_bytes(b))
     }
 
     fn write(&mut self, s: SegReg, off: u32, len: u32, v: u32) -> Result<(), Fault> {
         let a = self.linear(s, off, len, true)?;
-        self.mem.write(GuestAddr(a), &v.to_le_bytes()[..len as usize])
+        self.mem
+            .write(GuestAddr(a), &v.to_le_bytes()[..len as usize])
     }
 
     fn check_write(&self, s: SegReg, off: u32, len: u32) -> Result<(), Fault> {
         let a = self.linear(s, off, len, true)?;
         let mut b = [0u8; 4];
         // Probe: the write permission check is all we need before committing.
-        self.mem.read(GuestAddr(a), &mut b[..len as usize], Access::Read)?;
+        self.mem
+            .read(GuestAddr(a), &mut b[..len as usize], Access::Read)?;
         let p = crate::mmu::JitMemory::prot_of(&*self.mem, GuestAddr(a));
         let p2 = crate::mmu::JitMemory::prot_of(&*self.mem, GuestAddr(a.wrapping_add(len - 1)));
         crate::mmu::check(p, a, Access::Write)?;
@@ -209,7 +224,9 @@ impl Ctx<'_> {
             a = a.wrapping_add(get_reg(self.cpu, i.memory_base()));
         }
         if i.memory_index() != Register::None {
-            a = a.wrapping_add(get_reg(self.cpu, i.memory_index()).wrapping_mul(i.memory_index_scale()));
+            a = a.wrapping_add(
+                get_reg(self.cpu, i.memory_index()).wrapping_mul(i.memory_index_scale()),
+            );
         }
         if crate::backend::x64::copy::is_16bit_addressing(i) {
             a &= 0xffff;
@@ -235,8 +252,7 @@ impl Ctx<'_> {
 fn host_pushes_sreg_zero_extended() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: CPUID leaf 0 exists on every x86-64 CPU.
-        let r = unsafe { core::arch::x86_64::__cpuid(0) };
+        let r = core::arch::x86_64::__cpuid(0);
         r.ebx == 0x6874_7541 // "Auth" of AuthenticAMD
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -246,12 +262,16 @@ fn host_pushes_sreg_zero_extended() -> bool {
 }
 
 fn parity(v: u32) -> bool {
-    (v as u8).count_ones() % 2 == 0
+    (v as u8).count_ones().is_multiple_of(2)
 }
 
 /// Flags of `a - b` at operand width `bits` (CMPS/SCAS).
 fn sub_flags(a: u32, b: u32, bits: u32) -> u32 {
-    let mask = if bits == 32 { u32::MAX } else { (1 << bits) - 1 };
+    let mask = if bits == 32 {
+        u32::MAX
+    } else {
+        (1 << bits) - 1
+    };
     let sign = 1u32 << (bits - 1);
     let (a, b) = (a & mask, b & mask);
     let r = a.wrapping_sub(b) & mask;
@@ -282,7 +302,11 @@ fn set_arith(cpu: &mut GuestCpu, f: u32) {
 }
 
 fn szp(v: u32, bits: u32) -> u32 {
-    let mask = if bits == 32 { u32::MAX } else { (1 << bits) - 1 };
+    let mask = if bits == 32 {
+        u32::MAX
+    } else {
+        (1 << bits) - 1
+    };
     let r = v & mask;
     let mut f = 0;
     if r == 0 {
@@ -300,16 +324,27 @@ fn szp(v: u32, bits: u32) -> u32 {
 fn string_op(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
     let m = i.mnemonic();
     let size: u32 = match m {
-        Mnemonic::Movsb | Mnemonic::Stosb | Mnemonic::Lodsb | Mnemonic::Cmpsb | Mnemonic::Scasb => 1,
-        Mnemonic::Movsw | Mnemonic::Stosw | Mnemonic::Lodsw | Mnemonic::Cmpsw | Mnemonic::Scasw => 2,
+        Mnemonic::Movsb | Mnemonic::Stosb | Mnemonic::Lodsb | Mnemonic::Cmpsb | Mnemonic::Scasb => {
+            1
+        }
+        Mnemonic::Movsw | Mnemonic::Stosw | Mnemonic::Lodsw | Mnemonic::Cmpsw | Mnemonic::Scasw => {
+            2
+        }
         _ => 4,
     };
     let a16 = matches!(i.op_kind(0), OpKind::MemorySegSI | OpKind::MemoryESDI)
-        || matches!(i.op_kind(i.op_count().saturating_sub(1)), OpKind::MemorySegSI | OpKind::MemoryESDI);
+        || matches!(
+            i.op_kind(i.op_count().saturating_sub(1)),
+            OpKind::MemorySegSI | OpKind::MemoryESDI
+        );
     let amask: u32 = if a16 { 0xffff } else { u32::MAX };
     let rep = i.has_rep_prefix() || i.has_repne_prefix();
     let src_seg = sreg_of(i.memory_segment()).unwrap_or(SegReg::Ds);
-    let step = if c.cpu.eflags & Eflags::DF.bits() != 0 { size.wrapping_neg() } else { size };
+    let step = if c.cpu.eflags & Eflags::DF.bits() != 0 {
+        size.wrapping_neg()
+    } else {
+        size
+    };
     let bits = size * 8;
     let upd = |v: u32, d: u32| (v & !amask) | (v.wrapping_add(d) & amask);
     loop {
@@ -384,8 +419,21 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
     let osz16 = i.code().op_code().operand_size() == 16;
     let opsz: u32 = if osz16 { 2 } else { 4 };
     let flow = match i.mnemonic() {
-        M::Movsb | M::Movsw | M::Movsd | M::Stosb | M::Stosw | M::Stosd | M::Lodsb | M::Lodsw
-        | M::Lodsd | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Scasb | M::Scasw | M::Scasd => {
+        M::Movsb
+        | M::Movsw
+        | M::Movsd
+        | M::Stosb
+        | M::Stosw
+        | M::Stosd
+        | M::Lodsb
+        | M::Lodsw
+        | M::Lodsd
+        | M::Cmpsb
+        | M::Cmpsw
+        | M::Cmpsd
+        | M::Scasb
+        | M::Scasw
+        | M::Scasd => {
             let f = string_op(c, i)?;
             if let Flow::Jump = f {
                 c.cpu.eip = eip;
@@ -404,8 +452,14 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
         M::Pushad | M::Pusha => {
             let sp0 = c.esp();
             let vals = [
-                c.cpu.gpr[EAX], c.cpu.gpr[ECX], c.cpu.gpr[EDX], c.cpu.gpr[EBX], sp0,
-                c.cpu.gpr[EBP], c.cpu.gpr[ESI], c.cpu.gpr[EDI],
+                c.cpu.gpr[EAX],
+                c.cpu.gpr[ECX],
+                c.cpu.gpr[EDX],
+                c.cpu.gpr[EBX],
+                sp0,
+                c.cpu.gpr[EBP],
+                c.cpu.gpr[ESI],
+                c.cpu.gpr[EDI],
             ];
             // Check the whole frame first so a fault leaves ESP untouched.
             c.check_write(SegReg::Ss, sp0.wrapping_sub(8 * opsz), opsz)?;
@@ -422,9 +476,27 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
                 *slot = c.read(SegReg::Ss, sp0.wrapping_add(k as u32 * opsz), opsz)?;
             }
             let regs = if osz16 {
-                [Register::DI, Register::SI, Register::BP, Register::SP, Register::BX, Register::DX, Register::CX, Register::AX]
+                [
+                    Register::DI,
+                    Register::SI,
+                    Register::BP,
+                    Register::SP,
+                    Register::BX,
+                    Register::DX,
+                    Register::CX,
+                    Register::AX,
+                ]
             } else {
-                [Register::EDI, Register::ESI, Register::EBP, Register::ESP, Register::EBX, Register::EDX, Register::ECX, Register::EAX]
+                [
+                    Register::EDI,
+                    Register::ESI,
+                    Register::EBP,
+                    Register::ESP,
+                    Register::EBX,
+                    Register::EDX,
+                    Register::ECX,
+                    Register::EAX,
+                ]
             };
             for (k, r) in regs.iter().enumerate() {
                 if k != 3 {
@@ -536,7 +608,11 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
             let daa = i.mnemonic() == M::Daa;
             if (al & 0xf) > 9 || af {
                 // CF also takes the carry/borrow out of this first adjustment.
-                let (v, c) = if daa { (al + 6, al + 6 > 0xff) } else { (al.wrapping_sub(6), al < 6) };
+                let (v, c) = if daa {
+                    (al + 6, al + 6 > 0xff)
+                } else {
+                    (al.wrapping_sub(6), al < 6)
+                };
                 al = v & 0xff;
                 if c {
                     f |= Eflags::CF.bits();
@@ -544,7 +620,11 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
                 f |= Eflags::AF.bits();
             }
             if old_al > 0x99 || old_cf {
-                al = if daa { al.wrapping_add(0x60) } else { al.wrapping_sub(0x60) } & 0xff;
+                al = if daa {
+                    al.wrapping_add(0x60)
+                } else {
+                    al.wrapping_sub(0x60)
+                } & 0xff;
                 f |= Eflags::CF.bits();
             }
             set_reg(c.cpu, Register::AL, al);
@@ -586,7 +666,11 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
             Flow::Next
         }
         M::Salc => {
-            let v = if c.cpu.eflags & Eflags::CF.bits() != 0 { 0xff } else { 0 };
+            let v = if c.cpu.eflags & Eflags::CF.bits() != 0 {
+                0xff
+            } else {
+                0
+            };
             set_reg(c.cpu, Register::AL, v);
             Flow::Next
         }
@@ -595,9 +679,15 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
             let s = Ctx::mem_seg(i);
             let ea = c.ea(i);
             let (lo, hi) = if osz16 {
-                (c.read(s, ea, 2)? as u16 as i16 as i32, c.read(s, ea.wrapping_add(2), 2)? as u16 as i16 as i32)
+                (
+                    c.read(s, ea, 2)? as u16 as i16 as i32,
+                    c.read(s, ea.wrapping_add(2), 2)? as u16 as i16 as i32,
+                )
             } else {
-                (c.read(s, ea, 4)? as i32, c.read(s, ea.wrapping_add(4), 4)? as i32)
+                (
+                    c.read(s, ea, 4)? as i32,
+                    c.read(s, ea.wrapping_add(4), 4)? as i32,
+                )
             };
             let idx = if osz16 { idx as u16 as i16 as i32 } else { idx };
             if idx < lo || idx > hi {
@@ -650,7 +740,11 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
             // full-width push (AMD); do what the host CPU, our oracle, does.
             let sp = c.esp().wrapping_sub(opsz);
             c.check_write(SegReg::Ss, sp, opsz)?;
-            let width = if host_pushes_sreg_zero_extended() { opsz } else { 2 };
+            let width = if host_pushes_sreg_zero_extended() {
+                opsz
+            } else {
+                2
+            };
             c.write(SegReg::Ss, sp, width, sel)?;
             c.cpu.gpr[ESP] = sp;
             Flow::Next
@@ -781,7 +875,12 @@ pub unsafe extern "C" fn interp_helper(ctx: *mut JitContext, insn: *const Instru
     // translated code and clears it after; this helper only runs in between.
     let env: &mut HelperEnv = unsafe { &mut **ctx.env.cast::<&mut HelperEnv>() };
     sync_out(ctx);
-    let mut c = Ctx { cpu: &mut ctx.cpu, mem: &mut *env.mem, desc: env.desc, flush: false };
+    let mut c = Ctx {
+        cpu: &mut ctx.cpu,
+        mem: &mut *env.mem,
+        desc: env.desc,
+        flush: false,
+    };
     let r = exec(&mut c, insn);
     let flush = c.flush;
     let dirty = c.mem.has_dirty();
@@ -823,20 +922,41 @@ pub unsafe extern "C" fn x87_env_helper(ctx: *mut JitContext, insn: *const Instr
     // SAFETY: as in `interp_helper`.
     let env: &mut HelperEnv = unsafe { &mut **ctx.env.cast::<&mut HelperEnv>() };
     let (ip, cs_op, ds) = (ctx.fpu_ip, ctx.fpu_cs_op, ctx.fpu_ds);
-    let mut c = Ctx { cpu: &mut ctx.cpu, mem: &mut *env.mem, desc: env.desc, flush: false };
+    let mut c = Ctx {
+        cpu: &mut ctx.cpu,
+        mem: &mut *env.mem,
+        desc: env.desc,
+        flush: false,
+    };
     let s = Ctx::mem_seg(insn);
     let ea = c.ea(insn);
     let wide = insn.code().op_code().operand_size() != 16;
     let store = matches!(insn.mnemonic(), Mnemonic::Fnstenv | Mnemonic::Fnsave);
     // (offset, width) of FIP, FCS[|FOP], FDS in the image.
-    let lay: [(u32, u32); 3] = if wide { [(12, 4), (16, 4), (24, 4)] } else { [(6, 2), (8, 2), (12, 2)] };
+    let lay: [(u32, u32); 3] = if wide {
+        [(12, 4), (16, 4), (24, 4)]
+    } else {
+        [(6, 2), (8, 2), (12, 2)]
+    };
     // The 32-bit image's FDS slot has its reserved upper half set, as FNSTENV writes it.
-    let vals = [ip, cs_op & 0x07ff_ffff, if wide { 0xffff_0000 | (ds & 0xffff) } else { ds & 0xffff }];
+    let vals = [
+        ip,
+        cs_op & 0x07ff_ffff,
+        if wide {
+            0xffff_0000 | (ds & 0xffff)
+        } else {
+            ds & 0xffff
+        },
+    ];
     let mut loaded = [0u32; 3];
     let mut r: Result<(), Fault> = Ok(());
     for (k, &(o, w)) in lay.iter().enumerate() {
         let a = ea.wrapping_add(o);
-        let step = if store { c.write(s, a, w, vals[k]) } else { c.read(s, a, w).map(|v| loaded[k] = v) };
+        let step = if store {
+            c.write(s, a, w, vals[k])
+        } else {
+            c.read(s, a, w).map(|v| loaded[k] = v)
+        };
         if let Err(f) = step {
             r = Err(f);
             break;

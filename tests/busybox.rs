@@ -35,7 +35,9 @@ fn workdir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(d.join("tree/sub")).unwrap();
     // A deterministic text file: words, numbers, mixed case, some repeated lines.
-    let words = ["alpha", "Bravo", "charlie", "DELTA", "echo", "foxtrot", "golf", "Hotel"];
+    let words = [
+        "alpha", "Bravo", "charlie", "DELTA", "echo", "foxtrot", "golf", "Hotel",
+    ];
     let mut x: u32 = 2463534242;
     let mut text = String::new();
     for i in 0..4000 {
@@ -104,7 +106,11 @@ fn run(cmd: &mut Command, dir: &Path, stdin: &[u8]) -> Run {
     Run {
         stdout: o.join().unwrap(),
         stderr: e.join().unwrap(),
-        status: if timed_out { -1 } else { st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)) },
+        status: if timed_out {
+            -1
+        } else {
+            st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+        },
     }
 }
 
@@ -113,13 +119,24 @@ fn native(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
 }
 
 fn translated(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
-    run(Command::new(XDBT).arg("run-linux").arg(busybox()).args(args), dir, stdin)
+    run(
+        Command::new(XDBT)
+            .arg("run-linux")
+            .arg(busybox())
+            .args(args),
+        dir,
+        stdin,
+    )
 }
 
 fn show(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
     if s.len() > 400 {
-        format!("{}... ({} bytes)", &s[..s.floor_char_boundary(400)], b.len())
+        format!(
+            "{}... ({} bytes)",
+            &s[..s.floor_char_boundary(400)],
+            b.len()
+        )
     } else {
         s.into_owned()
     }
@@ -134,17 +151,28 @@ fn compare(dir: &Path, args: &[&str], stdin: &[u8]) -> Option<String> {
         diffs.push(format!("status {} (native {})", x.status, n.status));
     }
     if x.stdout != n.stdout {
-        diffs.push(format!("stdout {:?}\n    native {:?}", show(&x.stdout), show(&n.stdout)));
+        diffs.push(format!(
+            "stdout {:?}\n    native {:?}",
+            show(&x.stdout),
+            show(&n.stdout)
+        ));
     }
     if x.stderr != n.stderr {
-        diffs.push(format!("stderr {:?}\n    native {:?}", show(&x.stderr), show(&n.stderr)));
+        diffs.push(format!(
+            "stderr {:?}\n    native {:?}",
+            show(&x.stderr),
+            show(&n.stderr)
+        ));
     }
     (!diffs.is_empty()).then(|| format!("busybox {args:?}: {}", diffs.join("\n  ")))
 }
 
 /// Run every case; fail listing all the ones that differ.
 fn check_all(dir: &Path, cases: &[(&[&str], &[u8])]) {
-    let failures: Vec<String> = cases.iter().filter_map(|(a, i)| compare(dir, a, i)).collect();
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(a, i)| compare(dir, a, i))
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {} cases differ:\n{}",
@@ -232,19 +260,37 @@ fn busybox_compression() {
     let d = workdir("gzip");
     let input = std::fs::read(d.join("input.txt")).unwrap();
     let mut failures = Vec::new();
-    for (pack, unpack) in [(["gzip", "-c", "input.txt"], ["gunzip", "-c"]), (["bzip2", "-c", "input.txt"], ["bunzip2", "-c"])] {
+    for (pack, unpack) in [
+        (["gzip", "-c", "input.txt"], ["gunzip", "-c"]),
+        (["bzip2", "-c", "input.txt"], ["bunzip2", "-c"]),
+    ] {
         let n = native(&d, &pack, b"");
         let x = translated(&d, &pack, b"");
         if x.status != 0 || x.stdout != n.stdout {
-            failures.push(format!("{pack:?}: status {} ({} bytes), native {} bytes", x.status, x.stdout.len(), n.stdout.len()));
+            failures.push(format!(
+                "{pack:?}: status {} ({} bytes), native {} bytes",
+                x.status,
+                x.stdout.len(),
+                n.stdout.len()
+            ));
         }
         let un = translated(&d, &unpack, &n.stdout);
         if un.status != 0 || un.stdout != input {
-            failures.push(format!("{unpack:?}: status {}, {} bytes, want {}: {}", un.status, un.stdout.len(), input.len(), show(&un.stderr)));
+            failures.push(format!(
+                "{unpack:?}: status {}, {} bytes, want {}: {}",
+                un.status,
+                un.stdout.len(),
+                input.len(),
+                show(&un.stderr)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    if let Some(f) = compare(&d, &["gzip", "-t"], &native(&d, &["gzip", "-c", "input.txt"], b"").stdout) {
+    if let Some(f) = compare(
+        &d,
+        &["gzip", "-t"],
+        &native(&d, &["gzip", "-c", "input.txt"], b"").stdout,
+    ) {
         panic!("{f}");
     }
     let _ = std::fs::remove_dir_all(&d);
@@ -273,15 +319,38 @@ fn busybox_files_and_processes() {
             (&["[", "-d", "tree", "]"], b""),
             (&["date", "-u", "-d", "@1000000000"], b""),
             (&["uname", "-s"], b""),
-            (&["sh", "-c", "echo $((6 * 7)); echo abc | tr a-c x-z; exit 3"], b""),
-            (&["sh", "-c", "for i in 1 2 3; do echo $i; done | wc -l"], b""),
-            (&["sh", "-c", "x=$(cat tree/a.txt); echo \"got $x\"; false || echo failed"], b""),
+            (
+                &["sh", "-c", "echo $((6 * 7)); echo abc | tr a-c x-z; exit 3"],
+                b"",
+            ),
+            (
+                &["sh", "-c", "for i in 1 2 3; do echo $i; done | wc -l"],
+                b"",
+            ),
+            (
+                &[
+                    "sh",
+                    "-c",
+                    "x=$(cat tree/a.txt); echo \"got $x\"; false || echo failed",
+                ],
+                b"",
+            ),
             (&["sh", "-c", "read a b; echo \"$b $a\""], b"one two\n"),
             (&["sh", "-c", "kill -TERM $$; echo not reached"], b""),
             (&["sh", "-c", "exec cat tree/a.txt"], b""),
             (&["xargs", "-n", "2", "echo"], b"a b c d e\n"),
             (&["tar", "-cf", "-", "tree/a.txt"], b""),
-            (&["dd", "if=input.txt", "bs=1000", "count=3", "skip=2", "status=none"], b""),
+            (
+                &[
+                    "dd",
+                    "if=input.txt",
+                    "bs=1000",
+                    "count=3",
+                    "skip=2",
+                    "status=none",
+                ],
+                b"",
+            ),
         ],
     );
     // tar round trip through a pipe between two translated processes' worth of data.
@@ -303,8 +372,21 @@ fn busybox_float() {
         &[
             (&["awk", "BEGIN { print 1/3 }"], b""),
             (&["printf", "%f\\n", "1.5"], b""),
-            (&["awk", "BEGIN { printf \"%.10f %g %e\\n\", atan2(0, -1), sqrt(2), exp(10) }"], b""),
-            (&["awk", "{ s += $2 / 7 } END { printf \"%.4f\\n\", s / NR }", "input.txt"], b""),
+            (
+                &[
+                    "awk",
+                    "BEGIN { printf \"%.10f %g %e\\n\", atan2(0, -1), sqrt(2), exp(10) }",
+                ],
+                b"",
+            ),
+            (
+                &[
+                    "awk",
+                    "{ s += $2 / 7 } END { printf \"%.4f\\n\", s / NR }",
+                    "input.txt",
+                ],
+                b"",
+            ),
             (&["seq", "0", "0.25", "2"], b""),
             (&["sort", "-g"], b"1e3\n-2.5\n0.1\n10\n"),
         ],

@@ -61,7 +61,9 @@ fn run(cmd: &mut Command, stdin: &[u8]) -> Output {
 
 /// The status a shell would report: the exit code, or 128 + the killing signal.
 fn status(o: &Output) -> i32 {
-    o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0))
+    o.status
+        .code()
+        .unwrap_or_else(|| 128 + o.status.signal().unwrap_or(0))
 }
 
 fn native(exe: &Path, args: &[&str]) -> Output {
@@ -73,7 +75,10 @@ fn xdbt(exe: &Path, args: &[&str]) -> Output {
 }
 
 fn lines(b: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(b).lines().map(str::to_string).collect()
+    String::from_utf8_lossy(b)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// Run NAME natively and under xdbt; stdout and status must match. Returns xdbt's output.
@@ -100,7 +105,11 @@ fn same(name: &str, args: &[&str]) -> Output {
 fn hello() {
     let x = same("hello", &[]);
     assert_eq!(x.stdout, b"Hello, world!\n");
-    assert!(x.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&x.stderr));
+    assert!(
+        x.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&x.stderr)
+    );
 }
 
 #[test]
@@ -109,8 +118,18 @@ fn argv_env_auxv() {
     let args = ["one", "-two", "--three", "", "with space"];
     let env = [("XDBT_TEST_A", "alpha"), ("XDBT_TEST_B", "b=c")];
     let n = run(Command::new(&exe).args(args).envs(env), b"");
-    let x = run(Command::new(XDBT).arg("run-linux").arg(&exe).args(args).envs(env), b"");
-    assert_eq!(String::from_utf8_lossy(&x.stdout), String::from_utf8_lossy(&n.stdout));
+    let x = run(
+        Command::new(XDBT)
+            .arg("run-linux")
+            .arg(&exe)
+            .args(args)
+            .envs(env),
+        b"",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&x.stdout),
+        String::from_utf8_lossy(&n.stdout)
+    );
     assert_eq!(status(&x), 6);
     assert_eq!(status(&n), 6);
     let out = lines(&x.stdout);
@@ -140,7 +159,10 @@ fn file_io() {
     let exe = build("fileio");
     let n = native(&exe, &[d]);
     let x = xdbt(&exe, &[d]);
-    assert_eq!(String::from_utf8_lossy(&x.stdout), String::from_utf8_lossy(&n.stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&x.stdout),
+        String::from_utf8_lossy(&n.stdout)
+    );
     assert_eq!(status(&x), status(&n));
     assert!(!String::from_utf8_lossy(&x.stdout).contains("FAILED"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -156,10 +178,17 @@ fn malloc_brk_mmap() {
 fn killed(name: &str, sig: i32, what: &str) {
     let x = same(name, &[]);
     assert_eq!(status(&x), 128 + sig);
-    assert_eq!(x.status.signal(), Some(sig), "xdbt itself dies by the signal");
+    assert_eq!(
+        x.status.signal(),
+        Some(sig),
+        "xdbt itself dies by the signal"
+    );
     let err = lines(&x.stderr);
     assert_eq!(err.len(), 1, "one line on stderr, got {err:?}");
-    assert!(err[0].starts_with("xdbt: guest killed by ") && err[0].contains(what), "{err:?}");
+    assert!(
+        err[0].starts_with("xdbt: guest killed by ") && err[0].contains(what),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -177,7 +206,11 @@ fn abort_is_sigabrt() {
     let x = same("abort", &[]);
     assert_eq!(status(&x), 134);
     // The program sent the signal itself: nothing to report, as natively.
-    assert!(x.stderr.is_empty(), "stderr: {}", String::from_utf8_lossy(&x.stderr));
+    assert!(
+        x.stderr.is_empty(),
+        "stderr: {}",
+        String::from_utf8_lossy(&x.stderr)
+    );
 }
 
 /// xdbt refuses `file` with status 2 and one line on stderr containing `what`.
@@ -185,7 +218,12 @@ fn refused(file: &Path, what: &str) {
     let x = run(Command::new(XDBT).arg("run-linux").arg(file), b"");
     let err = lines(&x.stderr);
     assert_eq!(status(&x), 2, "{}: {err:?}", file.display());
-    assert_eq!(err.len(), 1, "{}: one line on stderr, got {err:?}", file.display());
+    assert_eq!(
+        err.len(),
+        1,
+        "{}: one line on stderr, got {err:?}",
+        file.display()
+    );
     assert!(err[0].contains(what), "{}: {err:?}", file.display());
     assert!(x.stdout.is_empty());
 }
@@ -235,7 +273,11 @@ fn bad_programs_are_refused() {
     // A dynamically linked i386 program (if the i386 libc for dynamic linking is there).
     let dynamic = dir.join("dynamic");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/linux/hello.c");
-    let ok = Command::new("gcc").args(["-m32", "-O2", "-o"]).arg(&dynamic).arg(&src).status();
+    let ok = Command::new("gcc")
+        .args(["-m32", "-O2", "-o"])
+        .arg(&dynamic)
+        .arg(&src)
+        .status();
     if ok.is_ok_and(|s| s.success()) {
         refused(&dynamic, "Dynamically linked programs are not supported");
     }
@@ -251,9 +293,18 @@ fn trailing_arguments_are_verbatim() {
     assert!(out.contains(&"argv[1]=\"--stats\"".to_string()), "{out:?}");
     assert!(out.contains(&"argv[3]=\"--\"".to_string()), "{out:?}");
     // Options before PROGRAM are xdbt's.
-    let x = run(Command::new(XDBT).args(["run-linux", "--stats"]).arg(&exe).arg("z"), b"");
+    let x = run(
+        Command::new(XDBT)
+            .args(["run-linux", "--stats"])
+            .arg(&exe)
+            .arg("z"),
+        b"",
+    );
     assert_eq!(status(&x), 2);
     assert!(lines(&x.stdout).contains(&"argc=2".to_string()));
     let err = String::from_utf8_lossy(&x.stderr);
-    assert!(err.lines().any(|l| l.contains('=')), "--stats prints key=value lines: {err}");
+    assert!(
+        err.lines().any(|l| l.contains('=')),
+        "--stats prints key=value lines: {err}"
+    );
 }

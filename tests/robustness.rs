@@ -18,7 +18,10 @@ impl Rng {
 
 #[test]
 fn random_bytes_never_escape() {
-    let seed = std::env::var("XDBT_DIFF_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed_u64);
+    let seed = std::env::var("XDBT_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed_u64);
     let count = 20_000;
     let mut rng = Rng(seed | 1);
     let mut r = SnippetRunner::new().unwrap();
@@ -44,8 +47,16 @@ fn random_bytes_never_escape() {
             eflags: rng.next() as u32,
             entry: 0x1000_0000,
             regions: vec![
-                Region { addr: 0x1000_0000, prot: Prot::RWX, data: code },
-                Region { addr: 0x2000_0000, prot: Prot::RW, data: vec![0; 8192] },
+                Region {
+                    addr: 0x1000_0000,
+                    prot: Prot::RWX,
+                    data: code,
+                },
+                Region {
+                    addr: 0x2000_0000,
+                    prot: Prot::RW,
+                    data: vec![0; 8192],
+                },
             ],
         };
         let res = r.run_limited(&case, Duration::from_millis(5));

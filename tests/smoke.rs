@@ -10,8 +10,16 @@ fn case(code: &[u8], regs: [u32; 8]) -> SnippetCase {
         eflags: 0,
         entry: 0x1000_0000,
         regions: vec![
-            Region { addr: 0x1000_0000, prot: Prot::RX, data: c },
-            Region { addr: 0x2000_0000, prot: Prot::RW, data: vec![0; 8192] },
+            Region {
+                addr: 0x1000_0000,
+                prot: Prot::RX,
+                data: c,
+            },
+            Region {
+                addr: 0x2000_0000,
+                prot: Prot::RW,
+                data: vec![0; 8192],
+            },
         ],
     }
 }
@@ -20,7 +28,10 @@ fn case(code: &[u8], regs: [u32; 8]) -> SnippetCase {
 fn mov_add_int3() {
     let mut r = SnippetRunner::new().unwrap();
     // mov eax, 5 ; add eax, ebx ; int3
-    let res = r.run(&case(&[0xb8, 5, 0, 0, 0, 0x01, 0xd8, 0xcc], [0, 0, 0, 7, 0x2000_1000, 0, 0, 0]));
+    let res = r.run(&case(
+        &[0xb8, 5, 0, 0, 0, 0x01, 0xd8, 0xcc],
+        [0, 0, 0, 7, 0x2000_1000, 0, 0, 0],
+    ));
     assert_eq!(res.regs[0], 12);
     assert_eq!(res.stop.vector, 3);
     assert_eq!(res.eip, 0x1000_0008);
@@ -35,7 +46,7 @@ fn push_call_ret_loop() {
         0x01, 0xc8, // add eax, ecx
         0xe2, 0xfc, // loop -4
         0x50, // push eax
-        0xe8, 1, 0, 0, 0, // call +1
+        0xe8, 1, 0, 0, 0,    // call +1
         0xcc, // int3
         0x5b, // pop ebx
         0x53, // push ebx
@@ -52,7 +63,10 @@ fn push_call_ret_loop() {
 fn page_fault_is_precise() {
     let mut r = SnippetRunner::new().unwrap();
     // mov eax, 1 ; mov ebx, [0x30000000] ; int3
-    let res = r.run(&case(&[0xb8, 1, 0, 0, 0, 0x8b, 0x1d, 0, 0, 0, 0x30, 0xcc], [0; 8]));
+    let res = r.run(&case(
+        &[0xb8, 1, 0, 0, 0, 0x8b, 0x1d, 0, 0, 0, 0x30, 0xcc],
+        [0; 8],
+    ));
     assert_eq!(res.stop.vector, 14);
     assert_eq!(res.stop.cr2, 0x3000_0000);
     assert_eq!(res.eip, 0x1000_0005);
@@ -64,11 +78,19 @@ fn endless_loop_stops() {
     use std::time::Duration;
     let mut r = SnippetRunner::new().unwrap();
     let c = case(&[0xeb, 0xfe], [0; 8]); // jmp $
-    // Prime the machine with the case, then run it with a time limit.
+                                         // Prime the machine with the case, then run it with a time limit.
     let m = r.machine();
     for reg in &c.regions {
-        m.mem.map(xdbt::mmu::GuestAddr(reg.addr), reg.data.len() as u64, reg.prot).unwrap();
-        m.mem.poke(xdbt::mmu::GuestAddr(reg.addr), &reg.data).unwrap();
+        m.mem
+            .map(
+                xdbt::mmu::GuestAddr(reg.addr),
+                reg.data.len() as u64,
+                reg.prot,
+            )
+            .unwrap();
+        m.mem
+            .poke(xdbt::mmu::GuestAddr(reg.addr), &reg.data)
+            .unwrap();
     }
     m.cpu_mut().eip = c.entry;
     assert_eq!(m.run_for(Duration::from_millis(50)), xdbt::Exit::Stopped);
@@ -97,9 +119,15 @@ fn self_modifying_code() {
 fn calls_that_never_return_do_not_exhaust_the_host() {
     // mov ecx, 200000 ; L: call L2 ; L2: loop L ; int3 -- 200,000 pending calls, far more
     // host call frames than the frame stack holds.
-    let code = [0xb9, 0x40, 0x0d, 0x03, 0x00, 0xe8, 0, 0, 0, 0, 0xe2, 0xf9, 0xcc];
+    let code = [
+        0xb9, 0x40, 0x0d, 0x03, 0x00, 0xe8, 0, 0, 0, 0, 0xe2, 0xf9, 0xcc,
+    ];
     let mut c = case(&code, [0, 0, 0, 0, 0x3010_0000, 0, 0, 0]);
-    c.regions.push(Region { addr: 0x3000_0000, prot: Prot::RW, data: vec![0; 0x10_0000] });
+    c.regions.push(Region {
+        addr: 0x3000_0000,
+        prot: Prot::RW,
+        data: vec![0; 0x10_0000],
+    });
     let mut r = SnippetRunner::new().unwrap();
     let res = r.run(&c);
     assert_eq!(res.stop.vector, 3);

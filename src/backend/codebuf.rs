@@ -73,7 +73,7 @@ impl CodeBuffer {
         self.bytes.extend(it);
     }
     pub fn align(&mut self, alignment: usize, with: u8) {
-        while self.bytes.len() % alignment != 0 {
+        while !self.bytes.len().is_multiple_of(alignment) {
             self.bytes.push(with);
         }
     }
@@ -128,7 +128,13 @@ impl CodeBuffer {
                 4
             }
         };
-        Reloc { at: self.bytes.len(), field_offset, ref_offset, size, target }
+        Reloc {
+            at: self.bytes.len(),
+            field_offset,
+            ref_offset,
+            size,
+            target,
+        }
     }
 
     fn resolve(&mut self, r: &Reloc) {

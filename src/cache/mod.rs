@@ -41,7 +41,9 @@ pub struct CodeCache {
     by_guest: BTreeMap<u32, usize>,
     by_page: BTreeMap<u32, Vec<usize>>,
     valid: Vec<bool>,
-    /// Decoded instructions the interpreter helper is called with (pointers baked into code).
+    /// Decoded instructions the interpreter helper is called with: translated code holds
+    /// their addresses, so each is boxed to keep it in place while the vector grows.
+    #[allow(clippy::vec_box)]
     helper_insns: Vec<alloc::boxed::Box<iced_x86::Instruction>>,
 }
 
@@ -60,6 +62,7 @@ impl CodeCache {
     }
 
     /// Keep instructions referenced by translated code alive until the next flush.
+    #[allow(clippy::vec_box)]
     pub fn keep_helper_insns(&mut self, v: Vec<alloc::boxed::Box<iced_x86::Instruction>>) {
         self.helper_insns.extend(v);
     }
@@ -68,7 +71,9 @@ impl CodeCache {
         assert!(off + bytes.len() <= self.mem.size);
         // SAFETY: `rw` is a writable mapping of `size` bytes (ExecMemory's contract) and the
         // range was just checked; no translated code runs while the run loop writes.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.mem.rw.add(off), bytes.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.mem.rw.add(off), bytes.len())
+        };
     }
 
     pub fn install_routines(&mut self, bytes: &[u8]) {
@@ -119,12 +124,16 @@ impl CodeCache {
     }
 
     pub fn lookup(&self, eip: u32) -> Option<u64> {
-        self.by_guest.get(&eip).map(|&i| self.mem.rx + u64::from(self.blocks[i].host_off))
+        self.by_guest
+            .get(&eip)
+            .map(|&i| self.mem.rx + u64::from(self.blocks[i].host_off))
     }
 
     fn block_at(&self, host: u64) -> Option<usize> {
         let off = host.checked_sub(self.mem.rx)? as usize;
-        let i = self.blocks.partition_point(|b| (b.host_off as usize) <= off);
+        let i = self
+            .blocks
+            .partition_point(|b| (b.host_off as usize) <= off);
         let i = i.checked_sub(1)?;
         let b = &self.blocks[i];
         (off < (b.host_off + b.host_len) as usize).then_some(i)

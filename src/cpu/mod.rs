@@ -8,7 +8,7 @@ pub mod flags;
 pub mod seg;
 
 pub use flags::Eflags;
-pub use seg::{Segment, SegReg};
+pub use seg::{SegReg, Segment};
 
 /// IA-32 general register numbers, in instruction-encoding order.
 pub const EAX: usize = 0;

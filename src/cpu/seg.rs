@@ -28,7 +28,7 @@ impl SegReg {
 
 /// A segment register with its hidden descriptor cache.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Segment {
     pub selector: u16,
     /// Descriptor bits 40..55 (type, S, DPL, P, AVL, L, D/B, G) as in the `ar` of VMX.
@@ -36,13 +36,6 @@ pub struct Segment {
     pub base: u32,
     /// Byte-granular limit (already scaled by G).
     pub limit: u32,
-}
-
-impl Default for Segment {
-    fn default() -> Self {
-        // A null selector: unusable for data accesses (SDM 3.4.2).
-        Self { selector: 0, attr: 0, base: 0, limit: 0 }
-    }
 }
 
 pub const ATTR_PRESENT: u16 = 1 << 7;
@@ -75,7 +68,12 @@ impl Segment {
         } else {
             raw_limit
         };
-        Self { selector, attr, base, limit }
+        Self {
+            selector,
+            attr,
+            base,
+            limit,
+        }
     }
 
     pub fn present(&self) -> bool {

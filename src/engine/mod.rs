@@ -136,7 +136,11 @@ impl Engine {
     fn reset_ibtc(&mut self) {
         let miss = self.routines.ibtc_miss;
         // Entries whose tag matches by accident still land on the miss path.
-        self.ctx.ibtc = [IbtcEntry { guest: 0, _pad: 0, host: miss }; IBTC_ENTRIES];
+        self.ctx.ibtc = [IbtcEntry {
+            guest: 0,
+            _pad: 0,
+            host: miss,
+        }; IBTC_ENTRIES];
     }
 
     /// Drop every translation.
@@ -211,7 +215,11 @@ impl Engine {
                     self.stats.chains += 1;
                 }
             }
-            let mut env = HelperEnv { mem: &mut *mem, desc, flush: false };
+            let mut env = HelperEnv {
+                mem: &mut *mem,
+                desc,
+                flush: false,
+            };
             let mut env_ref: &mut HelperEnv = &mut env;
             self.ctx.env = (&mut env_ref as *mut &mut HelperEnv).cast();
             self.stats.exits += 1;
@@ -235,8 +243,11 @@ impl Engine {
                 k if k == ExitKind::Lookup as u32 => {
                     let eip = self.ctx.cpu.eip;
                     if let Some(h) = self.cache.lookup(eip) {
-                        self.ctx.ibtc[(eip & 0xffff) as usize] =
-                            IbtcEntry { guest: eip, _pad: 0, host: h };
+                        self.ctx.ibtc[(eip & 0xffff) as usize] = IbtcEntry {
+                            guest: eip,
+                            _pad: 0,
+                            host: h,
+                        };
                         self.stats.ibtc_fills += 1;
                     }
                 }
@@ -251,7 +262,10 @@ impl Engine {
                 k if k == ExitKind::SoftInt as u32 => {
                     self.sync_out();
                     let a = self.ctx.exit_arg;
-                    return Exit::SoftInt { vector: a as u8, len: (a >> 8) as u8 };
+                    return Exit::SoftInt {
+                        vector: a as u8,
+                        len: (a >> 8) as u8,
+                    };
                 }
                 k if k == ExitKind::Halt as u32 => {
                     self.sync_out();
@@ -347,9 +361,18 @@ impl Engine {
         }
     }
 
-    fn translate(&mut self, mem: &mut dyn JitMemory, eip: u32, transient: bool) -> Result<u64, Fault> {
+    fn translate(
+        &mut self,
+        mem: &mut dyn JitMemory,
+        eip: u32,
+        transient: bool,
+    ) -> Result<u64, Fault> {
         let t0 = self.clock.map(|c| c.now_ns());
-        let max = if transient { 1 } else { frontend::MAX_BLOCK_INSNS };
+        let max = if transient {
+            1
+        } else {
+            frontend::MAX_BLOCK_INSNS
+        };
         let block = frontend::decode_block(mem.as_guest_memory(), eip, max)?;
         if !transient {
             for p in block.pages.iter().flatten() {

@@ -1,4 +1,8 @@
 //! Block translation: one template per instruction class (see `frontend::classify`).
+// `dynasm!` converts register numbers with `.into()` even when they are already `u8`.
+#![allow(clippy::useless_conversion)]
+// Helper instructions are boxed so that the addresses baked into code stay put.
+#![allow(clippy::vec_box)]
 
 use crate::backend::x64::copy::{emit_copy, CopyError, SegEnv};
 use crate::backend::x64::{BlockEmitter, ChainSite, PcMapEntry, Routines, HOST_REG};
@@ -63,7 +67,12 @@ fn guest_reg_num(r: Register) -> Option<usize> {
 
 /// Load operand 0 of `g` (a register or memory r/m operand of `size` 2 or 4) into R14D,
 /// zero-extended.
-fn load_rm_into_r14(e: &mut BlockEmitter, g: &Instruction, segs: &SegEnv, word: bool) -> Result<(), CopyError> {
+fn load_rm_into_r14(
+    e: &mut BlockEmitter,
+    g: &Instruction,
+    segs: &SegEnv,
+    word: bool,
+) -> Result<(), CopyError> {
     if g.op0_kind() == OpKind::Register {
         let h = HOST_REG[guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?];
         if word {
@@ -74,7 +83,11 @@ fn load_rm_into_r14(e: &mut BlockEmitter, g: &Instruction, segs: &SegEnv, word: 
         return Ok(());
     }
     let mut i = *g;
-    i.set_code(if word { Code::Movzx_r32_rm16 } else { Code::Mov_r32_rm32 });
+    i.set_code(if word {
+        Code::Movzx_r32_rm16
+    } else {
+        Code::Mov_r32_rm32
+    });
     i.set_op0_kind(OpKind::Register);
     i.set_op0_register(Register::R14D);
     i.set_op1_kind(OpKind::Memory);
@@ -82,7 +95,12 @@ fn load_rm_into_r14(e: &mut BlockEmitter, g: &Instruction, segs: &SegEnv, word: 
 }
 
 /// Store R14D (or R14W) to operand 0 of `g` (register or memory).
-fn store_r14_to_rm(e: &mut BlockEmitter, g: &Instruction, segs: &SegEnv, word: bool) -> Result<(), CopyError> {
+fn store_r14_to_rm(
+    e: &mut BlockEmitter,
+    g: &Instruction,
+    segs: &SegEnv,
+    word: bool,
+) -> Result<(), CopyError> {
     if g.op0_kind() == OpKind::Register {
         let h = HOST_REG[guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?];
         if word {
@@ -93,7 +111,11 @@ fn store_r14_to_rm(e: &mut BlockEmitter, g: &Instruction, segs: &SegEnv, word: b
         return Ok(());
     }
     let mut i = *g;
-    i.set_code(if word { Code::Mov_rm16_r16 } else { Code::Mov_rm32_r32 });
+    i.set_code(if word {
+        Code::Mov_rm16_r16
+    } else {
+        Code::Mov_rm32_r32
+    });
     i.set_op0_kind(OpKind::Memory);
     i.set_op1_kind(OpKind::Register);
     i.set_op1_register(if word { Register::R14W } else { Register::R14D });
@@ -162,7 +184,11 @@ fn emit_insn(
             // from the copied instruction's own access anyway: the helper only reads).
             emit_copy(e, g, segs)?;
             let b = Box::new(*g);
-            e.helper(g.ip32(), crate::interp::x87_env_helper as *const () as u64, &*b as *const Instruction as u64);
+            e.helper(
+                g.ip32(),
+                crate::interp::x87_env_helper as *const () as u64,
+                &*b as *const Instruction as u64,
+            );
             helper_insns.push(b);
             return Ok(());
         }
@@ -170,7 +196,11 @@ fn emit_insn(
         emit_copy(e, g, segs)?;
         if fixup {
             let b = Box::new(*g);
-            e.helper(g.ip32(), crate::interp::x87_env_helper as *const () as u64, &*b as *const Instruction as u64);
+            e.helper(
+                g.ip32(),
+                crate::interp::x87_env_helper as *const () as u64,
+                &*b as *const Instruction as u64,
+            );
             helper_insns.push(b);
         }
         return Ok(());
@@ -181,31 +211,29 @@ fn emit_insn(
     match class {
         Class::Copy => emit_copy(e, g, segs)?,
         Class::Nop => {}
-        Class::Push => {
-            match g.op0_kind() {
-                OpKind::Register => {
-                    let h = HOST_REG[guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?];
-                    if word {
-                        asm!(e.buf ; gs mov WORD [r12d - 2], Rw(h) ; lea r12d, [r12 - 2]);
-                    } else {
-                        asm!(e.buf ; gs mov DWORD [r12d - 4], Rd(h) ; lea r12d, [r12 - 4]);
-                    }
+        Class::Push => match g.op0_kind() {
+            OpKind::Register => {
+                let h = HOST_REG[guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?];
+                if word {
+                    asm!(e.buf ; gs mov WORD [r12d - 2], Rw(h) ; lea r12d, [r12 - 2]);
+                } else {
+                    asm!(e.buf ; gs mov DWORD [r12d - 4], Rd(h) ; lea r12d, [r12 - 4]);
                 }
-                OpKind::Immediate8to16 | OpKind::Immediate16 => {
-                    let v = g.immediate(0) as i16;
-                    asm!(e.buf ; gs mov WORD [r12d - 2], v ; lea r12d, [r12 - 2]);
-                }
-                OpKind::Immediate8to32 | OpKind::Immediate32 => {
-                    let v = g.immediate(0) as i32;
-                    asm!(e.buf ; gs mov DWORD [r12d - 4], v ; lea r12d, [r12 - 4]);
-                }
-                OpKind::Memory => {
-                    load_rm_into_r14(e, g, segs, word)?;
-                    push_r14(e, word);
-                }
-                _ => return Err(CopyError::Interpret),
             }
-        }
+            OpKind::Immediate8to16 | OpKind::Immediate16 => {
+                let v = g.immediate(0) as i16;
+                asm!(e.buf ; gs mov WORD [r12d - 2], v ; lea r12d, [r12 - 2]);
+            }
+            OpKind::Immediate8to32 | OpKind::Immediate32 => {
+                let v = g.immediate(0) as i32;
+                asm!(e.buf ; gs mov DWORD [r12d - 4], v ; lea r12d, [r12 - 4]);
+            }
+            OpKind::Memory => {
+                load_rm_into_r14(e, g, segs, word)?;
+                push_r14(e, word);
+            }
+            _ => return Err(CopyError::Interpret),
+        },
         Class::Pop => {
             let sz: i32 = if word { 2 } else { 4 };
             if g.op0_kind() == OpKind::Register {
@@ -260,7 +288,8 @@ fn emit_insn(
         }
         Class::Loop => {
             // 16-bit forms (CX, or IP truncation) are left to the interpreter.
-            if word || matches!(g.code(), Code::Jcxz_rel8_16 | Code::Jcxz_rel8_32)
+            if word
+                || matches!(g.code(), Code::Jcxz_rel8_16 | Code::Jcxz_rel8_32)
                 || g.op0_kind() == OpKind::NearBranch16
             {
                 return Err(CopyError::Interpret);
@@ -281,7 +310,11 @@ fn emit_insn(
             if word {
                 return Err(CopyError::Interpret);
             }
-            let extra = if g.op_count() > 0 { i32::from(g.immediate16()) } else { 0 };
+            let extra = if g.op_count() > 0 {
+                i32::from(g.immediate16())
+            } else {
+                0
+            };
             asm!(e.buf ; gs mov r14d, [r12d] ; lea r12d, [r12 + 4 + extra]);
             e.ret();
         }
@@ -370,5 +403,9 @@ pub fn translate_block(
     }
     let (bytes, pc_map, sites) = e.finish()?;
     cache.keep_helper_insns(helpers);
-    Some(BlockCode { bytes, pc_map, sites })
+    Some(BlockCode {
+        bytes,
+        pc_map,
+        sites,
+    })
 }

@@ -75,45 +75,143 @@ pub fn classify(i: &Instruction) -> Class {
         return Class::Copy;
     }
     let c = match m {
-        M::Add | M::Or | M::Adc | M::Sbb | M::And | M::Sub | M::Xor | M::Cmp | M::Test
-        | M::Inc | M::Dec | M::Neg | M::Not | M::Mul | M::Imul | M::Div | M::Idiv | M::Mov
-        | M::Movzx | M::Movsx | M::Lea | M::Xchg | M::Cmpxchg | M::Xadd | M::Cmpxchg8b
-        | M::Bswap | M::Bt | M::Bts | M::Btr | M::Btc | M::Bsf | M::Bsr | M::Shl | M::Sal
-        | M::Shr | M::Sar | M::Rol | M::Ror | M::Rcl | M::Rcr | M::Shld | M::Shrd | M::Cbw
-        | M::Cwde | M::Cwd | M::Cdq | M::Clc | M::Stc | M::Cmc | M::Lahf | M::Sahf
-        | M::Rdtsc | M::Xlatb => Class::Copy,
-        M::Seto | M::Setno | M::Setb | M::Setae | M::Sete | M::Setne | M::Setbe | M::Seta
-        | M::Sets | M::Setns | M::Setp | M::Setnp | M::Setl | M::Setge | M::Setle | M::Setg => {
-            Class::Copy
-        }
-        M::Cmovo | M::Cmovno | M::Cmovb | M::Cmovae | M::Cmove | M::Cmovne | M::Cmovbe
-        | M::Cmova | M::Cmovs | M::Cmovns | M::Cmovp | M::Cmovnp | M::Cmovl | M::Cmovge
-        | M::Cmovle | M::Cmovg => Class::Copy,
+        M::Add
+        | M::Or
+        | M::Adc
+        | M::Sbb
+        | M::And
+        | M::Sub
+        | M::Xor
+        | M::Cmp
+        | M::Test
+        | M::Inc
+        | M::Dec
+        | M::Neg
+        | M::Not
+        | M::Mul
+        | M::Imul
+        | M::Div
+        | M::Idiv
+        | M::Mov
+        | M::Movzx
+        | M::Movsx
+        | M::Lea
+        | M::Xchg
+        | M::Cmpxchg
+        | M::Xadd
+        | M::Cmpxchg8b
+        | M::Bswap
+        | M::Bt
+        | M::Bts
+        | M::Btr
+        | M::Btc
+        | M::Bsf
+        | M::Bsr
+        | M::Shl
+        | M::Sal
+        | M::Shr
+        | M::Sar
+        | M::Rol
+        | M::Ror
+        | M::Rcl
+        | M::Rcr
+        | M::Shld
+        | M::Shrd
+        | M::Cbw
+        | M::Cwde
+        | M::Cwd
+        | M::Cdq
+        | M::Clc
+        | M::Stc
+        | M::Cmc
+        | M::Lahf
+        | M::Sahf
+        | M::Rdtsc
+        | M::Xlatb => Class::Copy,
+        M::Seto
+        | M::Setno
+        | M::Setb
+        | M::Setae
+        | M::Sete
+        | M::Setne
+        | M::Setbe
+        | M::Seta
+        | M::Sets
+        | M::Setns
+        | M::Setp
+        | M::Setnp
+        | M::Setl
+        | M::Setge
+        | M::Setle
+        | M::Setg => Class::Copy,
+        M::Cmovo
+        | M::Cmovno
+        | M::Cmovb
+        | M::Cmovae
+        | M::Cmove
+        | M::Cmovne
+        | M::Cmovbe
+        | M::Cmova
+        | M::Cmovs
+        | M::Cmovns
+        | M::Cmovp
+        | M::Cmovnp
+        | M::Cmovl
+        | M::Cmovge
+        | M::Cmovle
+        | M::Cmovg => Class::Copy,
         // Without BMI1/ABM in our CPUID, F3-prefixed BSF/BSR are plain BSF/BSR (see
         // `host_form`); POPCNT is not advertised either and stays undefined.
         M::Tzcnt | M::Lzcnt => Class::Copy,
         // 0F 0D with a register operand is #UD; with memory it is a prefetch hint.
         M::Reservednop
-            if matches!(i.code(), Code::Reservednop_rm16_r16_0F0D | Code::Reservednop_rm32_r32_0F0D)
-                && i.op0_kind() == iced_x86::OpKind::Register =>
+            if matches!(
+                i.code(),
+                Code::Reservednop_rm16_r16_0F0D | Code::Reservednop_rm32_r32_0F0D
+            ) && i.op0_kind() == iced_x86::OpKind::Register =>
         {
             Class::Undefined
         }
         // Hint NOPs: CET markers, prefetches, cache hints, the reserved-NOP space (0F 18-1F).
-        M::Nop | M::Pause | M::Endbr32 | M::Endbr64 | M::Prefetchnta | M::Prefetcht0
-        | M::Prefetcht1 | M::Prefetcht2 | M::Prefetch | M::Prefetchw | M::Prefetchwt1
-        | M::Cldemote | M::Reservednop => Class::Nop,
+        M::Nop
+        | M::Pause
+        | M::Endbr32
+        | M::Endbr64
+        | M::Prefetchnta
+        | M::Prefetcht0
+        | M::Prefetcht1
+        | M::Prefetcht2
+        | M::Prefetch
+        | M::Prefetchw
+        | M::Prefetchwt1
+        | M::Cldemote
+        | M::Reservednop => Class::Nop,
         M::Push => match i.code() {
-            Code::Pushw_ES | Code::Pushd_ES | Code::Pushw_CS | Code::Pushd_CS
-            | Code::Pushw_SS | Code::Pushd_SS | Code::Pushw_DS | Code::Pushd_DS
-            | Code::Pushw_FS | Code::Pushd_FS | Code::Pushw_GS | Code::Pushd_GS => Class::Helper,
+            Code::Pushw_ES
+            | Code::Pushd_ES
+            | Code::Pushw_CS
+            | Code::Pushd_CS
+            | Code::Pushw_SS
+            | Code::Pushd_SS
+            | Code::Pushw_DS
+            | Code::Pushd_DS
+            | Code::Pushw_FS
+            | Code::Pushd_FS
+            | Code::Pushw_GS
+            | Code::Pushd_GS => Class::Helper,
             _ => Class::Push,
         },
         M::Pop => match i.code() {
-            Code::Popw_ES | Code::Popd_ES | Code::Popw_SS | Code::Popd_SS | Code::Popw_DS
-            | Code::Popd_DS | Code::Popw_FS | Code::Popd_FS | Code::Popw_GS | Code::Popd_GS => {
-                Class::Helper
-            }
+            Code::Popw_ES
+            | Code::Popd_ES
+            | Code::Popw_SS
+            | Code::Popd_SS
+            | Code::Popw_DS
+            | Code::Popd_DS
+            | Code::Popw_FS
+            | Code::Popd_FS
+            | Code::Popw_GS
+            | Code::Popd_GS => Class::Helper,
             _ => Class::Pop,
         },
         M::Call => match i.code() {
@@ -128,8 +226,22 @@ pub fn classify(i: &Instruction) -> Class {
             Code::Jmp_rm32 | Code::Jmp_rm16 => Class::JmpInd,
             _ => Class::Undefined,
         },
-        M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne | M::Jbe | M::Ja | M::Js | M::Jns
-        | M::Jp | M::Jnp | M::Jl | M::Jge | M::Jle | M::Jg => Class::Jcc,
+        M::Jo
+        | M::Jno
+        | M::Jb
+        | M::Jae
+        | M::Je
+        | M::Jne
+        | M::Jbe
+        | M::Ja
+        | M::Js
+        | M::Jns
+        | M::Jp
+        | M::Jnp
+        | M::Jl
+        | M::Jge
+        | M::Jle
+        | M::Jg => Class::Jcc,
         M::Loop | M::Loope | M::Loopne | M::Jecxz | M::Jcxz => Class::Loop,
         M::Ret => Class::Ret,
         M::Leave => Class::Leave,
@@ -141,29 +253,76 @@ pub fn classify(i: &Instruction) -> Class {
         // MOVSD/CMPSD are also SSE2 mnemonics: only the string forms are string operations.
         M::Movsd if i.code() != Code::Movsd_m32_m32 => Class::Undefined,
         M::Cmpsd if i.code() != Code::Cmpsd_m32_m32 => Class::Undefined,
-        M::Movsb | M::Movsw | M::Movsd | M::Stosb | M::Stosw | M::Stosd | M::Lodsb
-        | M::Lodsw | M::Lodsd | M::Cmpsb | M::Cmpsw | M::Cmpsd | M::Scasb | M::Scasw
+        M::Movsb
+        | M::Movsw
+        | M::Movsd
+        | M::Stosb
+        | M::Stosw
+        | M::Stosd
+        | M::Lodsb
+        | M::Lodsw
+        | M::Lodsd
+        | M::Cmpsb
+        | M::Cmpsw
+        | M::Cmpsd
+        | M::Scasb
+        | M::Scasw
         | M::Scasd => Class::Helper,
-        M::Aaa | M::Aas | M::Daa | M::Das | M::Aam | M::Aad | M::Pushad | M::Popad
-        | M::Pusha | M::Popa | M::Pushfd | M::Popfd | M::Pushf | M::Popf | M::Enter
-        | M::Cpuid | M::Bound | M::Salc | M::Arpl | M::Lds | M::Les | M::Lfs | M::Lgs
+        M::Aaa
+        | M::Aas
+        | M::Daa
+        | M::Das
+        | M::Aam
+        | M::Aad
+        | M::Pushad
+        | M::Popad
+        | M::Pusha
+        | M::Popa
+        | M::Pushfd
+        | M::Popfd
+        | M::Pushf
+        | M::Popf
+        | M::Enter
+        | M::Cpuid
+        | M::Bound
+        | M::Salc
+        | M::Arpl
+        | M::Lds
+        | M::Les
+        | M::Lfs
+        | M::Lgs
         | M::Lss => Class::Helper,
-        M::Hlt | M::Cli | M::Sti | M::In | M::Out | M::Insb | M::Insw | M::Insd | M::Outsb
-        | M::Outsw | M::Outsd | M::Lgdt | M::Lidt | M::Lldt | M::Ltr | M::Lmsw | M::Clts
-        | M::Invd | M::Wbinvd | M::Invlpg | M::Rdmsr | M::Wrmsr | M::Rdpmc => {
-            Class::Privileged
-        }
-        _ if i.code() == Code::Mov_Sreg_rm16 || i.code() == Code::Mov_Sreg_r32m16 => {
-            Class::Helper
-        }
-        _ if i.code() == Code::Mov_rm16_Sreg || i.code() == Code::Mov_r32m16_Sreg => {
-            Class::Helper
-        }
+        M::Hlt
+        | M::Cli
+        | M::Sti
+        | M::In
+        | M::Out
+        | M::Insb
+        | M::Insw
+        | M::Insd
+        | M::Outsb
+        | M::Outsw
+        | M::Outsd
+        | M::Lgdt
+        | M::Lidt
+        | M::Lldt
+        | M::Ltr
+        | M::Lmsw
+        | M::Clts
+        | M::Invd
+        | M::Wbinvd
+        | M::Invlpg
+        | M::Rdmsr
+        | M::Wrmsr
+        | M::Rdpmc => Class::Privileged,
+        _ if i.code() == Code::Mov_Sreg_rm16 || i.code() == Code::Mov_Sreg_r32m16 => Class::Helper,
+        _ if i.code() == Code::Mov_rm16_Sreg || i.code() == Code::Mov_r32m16_Sreg => Class::Helper,
         _ => Class::Undefined,
     };
     // Moves to/from control and debug registers are privileged.
     if m == M::Mov {
-        if let Code::Mov_r32_cr | Code::Mov_cr_r32 | Code::Mov_r32_dr | Code::Mov_dr_r32 = i.code() {
+        if let Code::Mov_r32_cr | Code::Mov_cr_r32 | Code::Mov_r32_dr | Code::Mov_dr_r32 = i.code()
+        {
             return Class::Privileged;
         }
         if let Code::Mov_Sreg_rm16
@@ -184,8 +343,10 @@ fn is_x87(i: &Instruction) -> bool {
     use iced_x86::CpuidFeature as F;
     let f = i.cpuid_features();
     !f.is_empty()
-        && f.iter().any(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387))
-        && f.iter().all(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387 | F::CMOV))
+        && f.iter()
+            .any(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387))
+        && f.iter()
+            .all(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387 | F::CMOV))
 }
 
 /// Every iced `Code` the translator claims to implement (decodable in 32-bit mode and not
@@ -215,7 +376,9 @@ fn decodable_in_32bit(c: Code) -> bool {
     let early_only = {
         let mut i = Instruction::default();
         i.set_code(c);
-        i.cpuid_features().iter().any(|f| alloc::format!("{f:?}").ends_with("ONLY"))
+        i.cpuid_features()
+            .iter()
+            .any(|f| alloc::format!("{f:?}").ends_with("ONLY"))
     };
     op.mode32() && op.encoding() == iced_x86::EncodingKind::Legacy && !op.fwait() && !early_only
 }
@@ -235,8 +398,16 @@ pub fn is_x87_control(m: Mnemonic) -> bool {
     use Mnemonic as M;
     matches!(
         m,
-        M::Fninit | M::Fnclex | M::Fldcw | M::Fnstcw | M::Fnstsw | M::Fnstenv | M::Fldenv
-            | M::Fnsave | M::Frstor | M::Wait
+        M::Fninit
+            | M::Fnclex
+            | M::Fldcw
+            | M::Fnstcw
+            | M::Fnstsw
+            | M::Fnstenv
+            | M::Fldenv
+            | M::Fnsave
+            | M::Frstor
+            | M::Wait
     )
 }
 
@@ -248,7 +419,10 @@ pub fn x87(i: &Instruction) -> bool {
 fn fop_of(bytes: &[u8]) -> u16 {
     let mut k = 0;
     while k < bytes.len()
-        && matches!(bytes[k], 0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x2e | 0x36 | 0x3e | 0x26 | 0x64 | 0x65)
+        && matches!(
+            bytes[k],
+            0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x2e | 0x36 | 0x3e | 0x26 | 0x64 | 0x65
+        )
     {
         k += 1;
     }
@@ -316,5 +490,9 @@ pub fn decode_block(mem: &dyn GuestMemory, eip: u32, max: usize) -> Result<Decod
             break;
         }
     }
-    Ok(DecodedBlock { start: eip, insns, pages })
+    Ok(DecodedBlock {
+        start: eip,
+        insns,
+        pages,
+    })
 }

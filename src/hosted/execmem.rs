@@ -15,13 +15,34 @@ pub fn alloc(size: usize) -> Result<ExecMemory> {
             libc::close(fd);
             return Err(Error::Os("ftruncate", std::io::Error::last_os_error()));
         }
-        let rw = libc::mmap(core::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
-        let rx = libc::mmap(core::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED, fd, 0);
+        let rw = libc::mmap(
+            core::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
+        let rx = libc::mmap(
+            core::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
         libc::close(fd);
         if rw == libc::MAP_FAILED || rx == libc::MAP_FAILED {
-            return Err(Error::Os("mapping the code cache", std::io::Error::last_os_error()));
+            return Err(Error::Os(
+                "mapping the code cache",
+                std::io::Error::last_os_error(),
+            ));
         }
-        Ok(ExecMemory { rw: rw.cast(), rx: rx as u64, size })
+        Ok(ExecMemory {
+            rw: rw.cast(),
+            rx: rx as u64,
+            size,
+        })
     }
 }
 
@@ -42,7 +63,10 @@ pub fn set_gs_base(base: u64) -> Result<()> {
     // Rust nor glibc use on x86-64 Linux.
     let r = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_SET_GS, base) };
     if r != 0 {
-        return Err(Error::Os("arch_prctl(ARCH_SET_GS)", std::io::Error::last_os_error()));
+        return Err(Error::Os(
+            "arch_prctl(ARCH_SET_GS)",
+            std::io::Error::last_os_error(),
+        ));
     }
     Ok(())
 }
@@ -51,7 +75,10 @@ pub struct MonotonicClock;
 
 impl crate::engine::Clock for MonotonicClock {
     fn now_ns(&self) -> u64 {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes the timespec we pass.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -74,13 +101,20 @@ pub fn alloc_stack(size: usize) -> Result<crate::engine::JitStack> {
             0,
         );
         if p == libc::MAP_FAILED {
-            return Err(Error::Os("mapping the translated-code stack", std::io::Error::last_os_error()));
+            return Err(Error::Os(
+                "mapping the translated-code stack",
+                std::io::Error::last_os_error(),
+            ));
         }
         if libc::mprotect(p, guard, libc::PROT_NONE) != 0 {
             return Err(Error::Os("mprotect", std::io::Error::last_os_error()));
         }
         let lo = p as u64;
-        Ok(crate::engine::JitStack { top: lo + (size + guard) as u64, guard_lo: lo, guard_hi: lo + guard as u64 })
+        Ok(crate::engine::JitStack {
+            top: lo + (size + guard) as u64,
+            guard_lo: lo,
+            guard_hi: lo + guard as u64,
+        })
     }
 }
 
@@ -88,5 +122,10 @@ pub fn alloc_stack(size: usize) -> Result<crate::engine::JitStack> {
 /// `s` came from `alloc_stack` and no code runs on it any more.
 pub unsafe fn free_stack(s: crate::engine::JitStack) {
     // SAFETY: per the contract, the whole mapping (guard included) is ours.
-    unsafe { libc::munmap(s.guard_lo as *mut libc::c_void, (s.top - s.guard_lo) as usize) };
+    unsafe {
+        libc::munmap(
+            s.guard_lo as *mut libc::c_void,
+            (s.top - s.guard_lo) as usize,
+        )
+    };
 }

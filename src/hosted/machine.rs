@@ -38,9 +38,18 @@ impl Machine {
         // SAFETY: the page lies inside the window's reservation (GUARD_BELOW).
         let r = unsafe { libc::mprotect(mem.poll_page().cast(), 4096, libc::PROT_READ) };
         if r != 0 {
-            return Err(super::Error::Os("mprotect", std::io::Error::last_os_error()));
+            return Err(super::Error::Os(
+                "mprotect",
+                std::io::Error::last_os_error(),
+            ));
         }
-        let mut m = Machine { mem, engine, exec, stack, gdt: alloc::vec![0; 32] };
+        let mut m = Machine {
+            mem,
+            engine,
+            exec,
+            stack,
+            gdt: alloc::vec![0; 32],
+        };
         m.set_linux_user_segments();
         Ok(m)
     }
@@ -92,9 +101,8 @@ impl Machine {
     /// Load a segment register as `mov sreg, r16` would at the current CPL.
     pub fn load_segment(&mut self, s: SegReg, selector: u16) -> core::result::Result<(), Fault> {
         let gdt = &self.gdt;
-        self.engine.load_segment(s, selector, &|sel| {
-            gdt.get(usize::from(sel >> 3)).copied()
-        })
+        self.engine
+            .load_segment(s, selector, &|sel| gdt.get(usize::from(sel >> 3)).copied())
     }
 
     /// Run translated guest code until something needs the caller.
@@ -134,7 +142,9 @@ impl Machine {
     /// A handle that makes `run` return `Exit::Stopped` at the next block entry; it may be
     /// used from another thread.
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle { poll_page: self.mem.poll_page() as usize }
+        StopHandle {
+            poll_page: self.mem.poll_page() as usize,
+        }
     }
 
     /// `run`, but return `Exit::Stopped` once `limit` has passed (guest code that never

@@ -29,11 +29,15 @@ static INSTALL: Once = Once::new();
 
 /// This thread's alternate signal stack: the handler must not run on the translated-code
 /// frame stack (whose guard page may be what faulted).
-struct AltStack(Vec<u8>);
+struct AltStack(#[allow(dead_code)] Vec<u8>);
 
 impl Drop for AltStack {
     fn drop(&mut self) {
-        let ss = libc::stack_t { ss_sp: core::ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+        let ss = libc::stack_t {
+            ss_sp: core::ptr::null_mut(),
+            ss_flags: libc::SS_DISABLE,
+            ss_size: 0,
+        };
         // SAFETY: disabling this thread's alternate stack before its memory is freed.
         unsafe { libc::sigaltstack(&ss, core::ptr::null_mut()) };
     }
@@ -51,7 +55,11 @@ fn ensure_altstack() {
         }
         const SIZE: usize = 64 * 1024;
         let mut mem = vec![0u8; SIZE];
-        let ss = libc::stack_t { ss_sp: mem.as_mut_ptr().cast(), ss_flags: 0, ss_size: SIZE };
+        let ss = libc::stack_t {
+            ss_sp: mem.as_mut_ptr().cast(),
+            ss_flags: 0,
+            ss_size: SIZE,
+        };
         // SAFETY: the memory is owned by the thread-local below, which disables the
         // alternate stack before freeing it.
         unsafe { libc::sigaltstack(&ss, core::ptr::null_mut()) };
@@ -77,10 +85,20 @@ pub fn install() {
 }
 
 /// Run `f` with this thread's translated-code range registered for the handler.
-pub fn with_current<R>(ctx: *mut JitContext, code: (u64, u64), exit_saved: u64, f: impl FnOnce() -> R) -> R {
+pub fn with_current<R>(
+    ctx: *mut JitContext,
+    code: (u64, u64),
+    exit_saved: u64,
+    f: impl FnOnce() -> R,
+) -> R {
     install();
     let prev = CURRENT.with(|c| {
-        c.replace(Some(Current { ctx, code_start: code.0, code_end: code.1, exit_saved }))
+        c.replace(Some(Current {
+            ctx,
+            code_start: code.0,
+            code_end: code.1,
+            exit_saved,
+        }))
     });
     let r = f();
     CURRENT.with(|c| c.set(prev));

@@ -62,7 +62,10 @@ pub struct SnippetRunner {
 
 impl SnippetRunner {
     pub fn new() -> Result<SnippetRunner> {
-        Ok(SnippetRunner { m: Machine::new()?, mapped: Vec::new() })
+        Ok(SnippetRunner {
+            m: Machine::new()?,
+            mapped: Vec::new(),
+        })
     }
 
     /// Access to the machine (statistics, tuning).
@@ -96,19 +99,43 @@ impl SnippetRunner {
             cpu.fx = crate::cpu::FxState::default();
         }
         let stop = match self.m.run_for(limit) {
-            Exit::Fault(f) => Stop { vector: f.vector as u8, error_code: f.error_code, cr2: if f.vector == crate::exit::Vector::PF { f.cr2 } else { 0 } },
+            Exit::Fault(f) => Stop {
+                vector: f.vector as u8,
+                error_code: f.error_code,
+                cr2: if f.vector == crate::exit::Vector::PF {
+                    f.cr2
+                } else {
+                    0
+                },
+            },
             Exit::SoftInt { vector, len } => match vector {
                 // Gates that are DPL3 on Linux: int3 and into traps; 0x80 is a system call
                 // (reported as its vector).
-                3 | 4 => Stop { vector, error_code: 0, cr2: 0 },
-                0x80 => Stop { vector, error_code: 0, cr2: 0 },
+                3 | 4 => Stop {
+                    vector,
+                    error_code: 0,
+                    cr2: 0,
+                },
+                0x80 => Stop {
+                    vector,
+                    error_code: 0,
+                    cr2: 0,
+                },
                 _ => {
                     let cpu = self.m.cpu_mut();
                     cpu.eip = cpu.eip.wrapping_sub(u32::from(len));
-                    Stop { vector: 13, error_code: (u32::from(vector) << 3) | 2, cr2: 0 }
+                    Stop {
+                        vector: 13,
+                        error_code: (u32::from(vector) << 3) | 2,
+                        cr2: 0,
+                    }
                 }
             },
-            Exit::Halt | Exit::Stopped => Stop { vector: 0xff, error_code: 0, cr2: 0 },
+            Exit::Halt | Exit::Stopped => Stop {
+                vector: 0xff,
+                error_code: 0,
+                cr2: 0,
+            },
         };
         let cpu = self.m.cpu();
         let mut regions = Vec::new();
@@ -117,6 +144,12 @@ impl SnippetRunner {
             let _ = self.m.mem.peek(GuestAddr(r.addr), &mut b);
             regions.push(b);
         }
-        SnippetResult { regs: cpu.gpr, eip: cpu.eip, eflags: cpu.eflags, stop, regions }
+        SnippetResult {
+            regs: cpu.gpr,
+            eip: cpu.eip,
+            eflags: cpu.eflags,
+            stop,
+            regions,
+        }
     }
 }

@@ -102,7 +102,7 @@ impl Window {
     }
 
     fn range(addr: GuestAddr, len: u64) -> Result<(usize, usize)> {
-        if addr.0 % PAGE_SIZE != 0 || len % u64::from(PAGE_SIZE) != 0 {
+        if !addr.0.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(u64::from(PAGE_SIZE)) {
             return Err(Error::BadRange { addr: addr.0, len });
         }
         let first = addr.page() as usize;
@@ -241,7 +241,8 @@ impl Window {
         self.code[i / 64] |= 1 << (i % 64);
         if self.prot[i].contains(Prot::W) {
             // A failure leaves the page writable; then SMC would go unnoticed, so it is fatal.
-            self.set_host_prot(i, 1).expect("write-protecting a code page");
+            self.set_host_prot(i, 1)
+                .expect("write-protecting a code page");
         }
     }
 
@@ -309,7 +310,12 @@ impl Window {
 
     fn copy_in(&mut self, addr: GuestAddr, data: &[u8]) {
         let first = addr.page();
-        let n = (addr.offset(data.len().max(1) as u32 - 1).page().wrapping_sub(first) & 0xf_ffff) + 1;
+        let n = (addr
+            .offset(data.len().max(1) as u32 - 1)
+            .page()
+            .wrapping_sub(first)
+            & 0xf_ffff)
+            + 1;
         let pages = (0..n).map(|k| ((first + k) & 0xf_ffff) as usize);
         let mut forced = Vec::new();
         for p in pages.clone() {
@@ -336,10 +342,18 @@ impl Window {
     }
 
     fn force_writable(&self, i: usize, w: bool) -> Result<()> {
-        let hp = if w { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
+        let hp = if w {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
         // SAFETY: page i is inside our reservation.
         let r = unsafe {
-            libc::mprotect(self.base.add(i * PAGE_SIZE as usize).cast(), PAGE_SIZE as usize, hp)
+            libc::mprotect(
+                self.base.add(i * PAGE_SIZE as usize).cast(),
+                PAGE_SIZE as usize,
+                hp,
+            )
         };
         if r != 0 {
             return Err(os_err("mprotect"));

@@ -1,6 +1,8 @@
 //! The "copy" class: a guest instruction that means the same in 64-bit mode is re-encoded
 //! for the host (with iced's encoder) after its registers and memory operand are rewritten
 //! to the register convention and the guest window.
+// `dynasm!` converts register numbers with `.into()` even when they are already `u8`.
+#![allow(clippy::useless_conversion)]
 
 use super::{BlockEmitter, ESP_HOST};
 use crate::cpu::seg::Segment;
@@ -173,11 +175,29 @@ pub fn ea_into_r14(e: &mut BlockEmitter, g: &Instruction, seg_base: u32) -> Resu
             .map_err(|_| CopyError::Interpret)?;
         return encode(e, &i);
     }
-    if matches!(base, Register::None | Register::R12D | Register::EAX | Register::ECX
-        | Register::EDX | Register::EBX | Register::EBP | Register::ESI | Register::EDI)
-        && matches!(index, Register::None | Register::R12D | Register::EAX | Register::ECX
-        | Register::EDX | Register::EBX | Register::EBP | Register::ESI | Register::EDI)
-    {
+    if matches!(
+        base,
+        Register::None
+            | Register::R12D
+            | Register::EAX
+            | Register::ECX
+            | Register::EDX
+            | Register::EBX
+            | Register::EBP
+            | Register::ESI
+            | Register::EDI
+    ) && matches!(
+        index,
+        Register::None
+            | Register::R12D
+            | Register::EAX
+            | Register::ECX
+            | Register::EDX
+            | Register::EBX
+            | Register::EBP
+            | Register::ESI
+            | Register::EDI
+    ) {
         let mut lea = Instruction::default();
         lea.set_code(Code::Lea_r32_m);
         lea.set_op0_kind(OpKind::Register);
@@ -205,11 +225,12 @@ pub fn emit_copy(e: &mut BlockEmitter, g: &Instruction, env: &SegEnv) -> Result<
             i.set_op_register(k, map_reg(i.op_register(k)));
         }
     }
-    let high8 = (0..i.op_count())
-        .any(|k| i.op_kind(k) == OpKind::Register && is_high8(i.op_register(k)));
+    let high8 =
+        (0..i.op_count()).any(|k| i.op_kind(k) == OpKind::Register && is_high8(i.op_register(k)));
 
     if is_lea
-        && (is_16bit_addressing(g) || (g.memory_base() == Register::None && g.memory_index() == Register::None))
+        && (is_16bit_addressing(g)
+            || (g.memory_base() == Register::None && g.memory_index() == Register::None))
     {
         // No 64-bit LEA computes a 16-bit or absolute address: compute it, then move it.
         ea_into_r14(e, g, 0)?;

@@ -12,6 +12,8 @@
 //! Precise faults: every template performs its first (possibly faulting) guest memory
 //! access before it changes any guest register or flag, so a host fault at that point maps
 //! back to the guest state before the instruction (see `PcMapEntry`).
+// `dynasm!` converts register numbers with `.into()` even when they are already `u8`.
+#![allow(clippy::useless_conversion)]
 
 pub mod copy;
 
@@ -194,7 +196,13 @@ pub struct BlockEmitter<'a> {
 
 impl<'a> BlockEmitter<'a> {
     pub fn new(at: u64, routines: &'a Routines) -> Self {
-        Self { buf: CodeBuffer::new(), at, routines, pc_map: Vec::new(), stubs: Vec::new() }
+        Self {
+            buf: CodeBuffer::new(),
+            at,
+            routines,
+            pc_map: Vec::new(),
+            stubs: Vec::new(),
+        }
     }
 
     /// Block entry: a load from the poll page (it faults when a stop is requested), padded
@@ -434,7 +442,11 @@ impl<'a> BlockEmitter<'a> {
                 ; mov r14, QWORD site_addr as i64
             );
             self.exit_save();
-            sites.push(ChainSite { stub: site, target, jump_field: field });
+            sites.push(ChainSite {
+                stub: site,
+                target,
+                jump_field: field,
+            });
         }
         if !self.buf.finish() {
             return None;

@@ -63,7 +63,7 @@ fn bit(sig: i32) -> u64 {
 /// Resources whose limits would starve the runner (its window and code cache), kept for the
 /// guest without being applied.
 fn soft_limit(res: u32) -> bool {
-    matches!(res as i32 as u32, r if r == libc::RLIMIT_AS as u32 || r == libc::RLIMIT_DATA as u32 || r == libc::RLIMIT_MEMLOCK as u32 || r == libc::RLIMIT_RSS as u32)
+    matches!(res as i32 as u32, r if r == libc::RLIMIT_AS || r == libc::RLIMIT_DATA || r == libc::RLIMIT_MEMLOCK || r == libc::RLIMIT_RSS)
 }
 
 impl Process {
@@ -406,7 +406,7 @@ impl Process {
     }
 
     pub(super) fn sys_sched_getaffinity(&mut self, pid: u32, len: u32, mask: u32) -> SysResult {
-        if len % 4 != 0 || len == 0 {
+        if !len.is_multiple_of(4) || len == 0 {
             return Err(Errno::EINVAL.into());
         }
         let host_len = (len as usize).div_ceil(8).min(128) * 8;
@@ -504,7 +504,7 @@ impl Process {
         let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
         match cmd {
             FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-                if uaddr % 4 != 0 {
+                if !uaddr.is_multiple_of(4) {
                     return Err(Errno::EINVAL.into());
                 }
                 if self.read_u32(uaddr)? != val {

@@ -35,7 +35,7 @@ impl Process {
         fd: u32,
         off: u64,
     ) -> SysResult {
-        if len == 0 || off % u64::from(PAGE_SIZE) != 0 {
+        if len == 0 || !off.is_multiple_of(u64::from(PAGE_SIZE)) {
             return Err(Errno::EINVAL.into());
         }
         if prot & !(7 | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
@@ -54,7 +54,7 @@ impl Process {
         };
 
         let at = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
-            if addr % PAGE_SIZE != 0 {
+            if !addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL.into());
             }
             if addr < MMAP_MIN_ADDR {
@@ -139,7 +139,7 @@ impl Process {
     }
 
     pub(super) fn sys_munmap(&mut self, addr: u32, len: u32) -> SysResult {
-        if addr % PAGE_SIZE != 0 || len == 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
             return Err(Errno::EINVAL.into());
         }
         let len = page_up(u64::from(len)).ok_or(Errno::EINVAL)?;
@@ -151,7 +151,7 @@ impl Process {
     }
 
     pub(super) fn sys_mprotect(&mut self, addr: u32, len: u32, prot: u32) -> SysResult {
-        if addr % PAGE_SIZE != 0 || prot & !(7 | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) || prot & !(7 | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
             return Err(Errno::EINVAL.into());
         }
         let len = page_up(u64::from(len)).ok_or(Errno::ENOMEM)?;
@@ -173,7 +173,7 @@ impl Process {
         flags: u32,
         new_addr: u32,
     ) -> SysResult {
-        if old % PAGE_SIZE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
+        if !old.is_multiple_of(PAGE_SIZE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
             return Err(Errno::EINVAL.into());
         }
         if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
@@ -188,7 +188,7 @@ impl Process {
             return Err(Errno::EFAULT.into());
         }
         if flags & MREMAP_FIXED != 0 {
-            if new_addr % PAGE_SIZE != 0
+            if !new_addr.is_multiple_of(PAGE_SIZE)
                 || new_addr < MMAP_MIN_ADDR
                 || u64::from(new_addr) + new_len > u64::from(TASK_SIZE)
             {
