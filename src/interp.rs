@@ -24,11 +24,17 @@ pub fn cpuid(leaf: u32, _sub: u32) -> [u32; 4] {
     const TSC: u32 = 1 << 4;
     const CX8: u32 = 1 << 8;
     const CMOV: u32 = 1 << 15;
+    const MMX: u32 = 1 << 23;
+    const FXSR: u32 = 1 << 24;
+    const SSE: u32 = 1 << 25;
+    const SSE2: u32 = 1 << 26;
+    const ECX_SSE3: u32 = 1 << 0;
+    const ECX_SSSE3: u32 = 1 << 9;
     match leaf {
         // "XdbtIA32Xlat": not a vendor whose quirks software would assume.
         0 => [1, 0x7462_6458, 0x7461_6c58, 0x3233_4149],
         // Family 6, model 0 (a generic i686).
-        1 => [0x0000_0600, 0, 0, FPU | TSC | CX8 | CMOV],
+        1 => [0x0000_0600, 0, ECX_SSE3 | ECX_SSSE3, FPU | TSC | CX8 | CMOV | MMX | FXSR | SSE | SSE2],
         0x8000_0000 => [0x8000_0000, 0, 0, 0],
         _ => [0; 4],
     }
@@ -931,38 +937,54 @@ pub unsafe extern "C" fn x87_env_helper(ctx: *mut JitContext, insn: *const Instr
     let s = Ctx::mem_seg(insn);
     let ea = c.ea(insn);
     let wide = insn.code().op_code().operand_size() != 16;
-    let store = matches!(insn.mnemonic(), Mnemonic::Fnstenv | Mnemonic::Fnsave);
-    // (offset, width) of FIP, FCS[|FOP], FDS in the image.
-    let lay: [(u32, u32); 3] = if wide {
-        [(12, 4), (16, 4), (24, 4)]
-    } else {
-        [(6, 2), (8, 2), (12, 2)]
-    };
-    // The 32-bit image's FDS slot has its reserved upper half set, as FNSTENV writes it.
-    let vals = [
-        ip,
-        cs_op & 0x07ff_ffff,
-        if wide {
-            0xffff_0000 | (ds & 0xffff)
-        } else {
-            ds & 0xffff
-        },
-    ];
+    let m = insn.mnemonic();
+    let fx = matches!(m, Mnemonic::Fxsave | Mnemonic::Fxrstor);
+    let store = matches!(m, Mnemonic::Fnstenv | Mnemonic::Fnsave | Mnemonic::Fxsave);
     let mut loaded = [0u32; 3];
     let mut r: Result<(), Fault> = Ok(());
-    for (k, &(o, w)) in lay.iter().enumerate() {
-        let a = ea.wrapping_add(o);
-        let step = if store {
-            c.write(s, a, w, vals[k])
-        } else {
-            c.read(s, a, w).map(|v| loaded[k] = v)
-        };
-        if let Err(f) = step {
-            r = Err(f);
-            break;
+    if fx {
+        // FXSAVE image: FOP@6, FIP@8, FCS@12, FDS@20. The host may leave the pointers zero
+        // (AMD does unless an exception is pending); then so does the guest's image.
+        let fields: [(u32, u32, u32); 4] =
+            [(6, 2, cs_op >> 16), (8, 4, ip), (12, 2, cs_op & 0xffff), (20, 2, ds & 0xffff)];
+        let mut got = [0u32; 4];
+        for (k, &(o, w, v)) in fields.iter().enumerate() {
+            let a = ea.wrapping_add(o);
+            match c.read(s, a, w) {
+                Ok(old) => {
+                    got[k] = old;
+                    if store && old != 0 {
+                        if let Err(f) = c.write(s, a, w, v) {
+                            r = Err(f);
+                            break;
+                        }
+                    }
+                }
+                Err(f) => {
+                    r = Err(f);
+                    break;
+                }
+            }
+        }
+        loaded = [got[1], got[2] | (got[0] << 16), got[3]];
+    } else {
+        // (offset, width) of FIP, FCS[|FOP], FDS in the FNSTENV/FNSAVE image.
+        let lay: [(u32, u32); 3] =
+            if wide { [(12, 4), (16, 4), (24, 4)] } else { [(6, 2), (8, 2), (12, 2)] };
+        // The 32-bit image's FDS slot has its reserved upper half set, as FNSTENV writes it.
+        let fds = if wide { 0xffff_0000 | (ds & 0xffff) } else { ds & 0xffff };
+        let vals = [ip, cs_op & 0x07ff_ffff, fds];
+        for (k, &(o, w)) in lay.iter().enumerate() {
+            let a = ea.wrapping_add(o);
+            let step =
+                if store { c.write(s, a, w, vals[k]) } else { c.read(s, a, w).map(|v| loaded[k] = v) };
+            if let Err(f) = step {
+                r = Err(f);
+                break;
+            }
         }
     }
-    if r.is_ok() && insn.mnemonic() == Mnemonic::Fnsave {
+    if r.is_ok() && m == Mnemonic::Fnsave {
         // FNSAVE ends with an FNINIT.
         ctx.fpu_ip = 0;
         ctx.fpu_cs_op = 0;

@@ -50,6 +50,8 @@ pub struct HostFault {
     pub err: u32,
     /// Host R14 at the fault (guest EBP during a high-byte-register swap).
     pub r14: u64,
+    /// Host R11 at the fault (guest EDI during MASKMOVQ/MASKMOVDQU).
+    pub r11: u64,
 }
 
 #[repr(C, align(64))]
@@ -74,6 +76,10 @@ pub struct JitContext {
     pub fpu_ip: u32,
     pub fpu_cs_op: u32,
     pub fpu_ds: u32,
+    /// The host's MXCSR while translated code runs with the guest's.
+    pub host_mxcsr: u32,
+    /// Host address of guest linear address 0 (for the few templates that cannot use GS).
+    pub mem_base: u64,
     /// Guest DF while translated code runs (a byte so that `std`/`cld` stay flag-free).
     pub df: u8,
     pub _pad: [u8; 3],
@@ -105,6 +111,14 @@ pub mod off {
     pub const FAULT_ERROR: i32 = offset_of!(JitContext, fault_error) as i32;
     pub const FAULT_CR2: i32 = offset_of!(JitContext, fault_cr2) as i32;
     pub const DF: i32 = offset_of!(JitContext, df) as i32;
+    pub const HOST_MXCSR: i32 = offset_of!(JitContext, host_mxcsr) as i32;
+    pub const MEM_BASE: i32 = offset_of!(JitContext, mem_base) as i32;
+    /// FXSAVE image of the guest: MXCSR and XMM0-7 live here between runs of translated code.
+    pub const FX: i32 = (offset_of!(JitContext, cpu) + offset_of!(GuestCpu, fx)) as i32;
+    pub const MXCSR: i32 = FX + 24;
+    pub fn xmm(i: usize) -> i32 {
+        FX + 160 + 16 * i as i32
+    }
     pub const FPU_IP: i32 = offset_of!(JitContext, fpu_ip) as i32;
     pub const FPU_CS_OP: i32 = offset_of!(JitContext, fpu_cs_op) as i32;
     pub const FPU_DS: i32 = offset_of!(JitContext, fpu_ds) as i32;

@@ -177,6 +177,11 @@ impl Engine {
 
     /// Run until an exit the caller must handle.
     pub fn run(&mut self, mem: &mut dyn JitMemory, desc: DescriptorFn) -> Exit {
+        self.ctx.mem_base = mem.host_base() as u64;
+        // Reserved MXCSR bits would make the host fault loading it; the guest itself can
+        // only set valid values (LDMXCSR/FXRSTOR check), so this only guards external state.
+        let m = u32::from_le_bytes(self.ctx.cpu.fx.0[24..28].try_into().unwrap_or_default());
+        self.ctx.cpu.fx.0[24..28].copy_from_slice(&(m & 0xffff).to_le_bytes());
         x64::fpu_load(&self.ctx.cpu.fx);
         let exit = self.run_loop(mem, desc);
         x64::fpu_store(&mut self.ctx.cpu.fx);
@@ -303,7 +308,7 @@ impl Engine {
             // Not translated code after all: the host handler should not have sent us here.
             return Some(self.fault_exit(Fault::gp(0)));
         };
-        self.apply_pc_map(&pm, hf.r14);
+        self.apply_pc_map(&pm, hf.r14, hf.r11);
         let base = mem.host_base() as u64;
         let vector = match hf.trapno {
             14 if hf.addr >= self.stack.guard_lo && hf.addr < self.stack.guard_hi => {
@@ -350,8 +355,11 @@ impl Engine {
         Some(self.fault_exit(Fault::new(vector)))
     }
 
-    fn apply_pc_map(&mut self, pm: &PcMapEntry, r14: u64) {
+    fn apply_pc_map(&mut self, pm: &PcMapEntry, r14: u64, r11: u64) {
         self.ctx.cpu.eip = pm.guest_eip;
+        if pm.edi_in_r11 {
+            self.ctx.cpu.gpr[crate::cpu::EDI] = r11 as u32;
+        }
         if pm.ebp_in_r14 {
             self.ctx.cpu.gpr[EBP] = r14 as u32;
         }

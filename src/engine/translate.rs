@@ -175,6 +175,15 @@ fn emit_insn(
 ) -> Result<(), CopyError> {
     let g = &gi.insn;
     let class = gi.class;
+    if class == Class::Copy
+        && matches!(g.mnemonic(), iced_x86::Mnemonic::Fxsave | iced_x86::Mnemonic::Fxrstor)
+    {
+        emit_copy(e, g, segs)?;
+        let b = Box::new(*g);
+        e.helper(g.ip32(), crate::interp::x87_env_helper as *const () as u64, &*b as *const Instruction as u64);
+        helper_insns.push(b);
+        return Ok(());
+    }
     if class == Class::Copy && crate::frontend::x87(g) {
         use iced_x86::Mnemonic as M;
         let m = g.mnemonic();
@@ -338,6 +347,42 @@ fn emit_insn(
             let p = &*b as *const Instruction as u64;
             helper_insns.push(b);
             e.helper(eip, helper_fn(), p);
+        }
+        Class::MaskMov => {
+            // The destination is seg:EDI; rebase EDI onto the window for the one access.
+            let sidx = match g.memory_segment() {
+                Register::ES => 0,
+                Register::CS => 1,
+                Register::SS => 2,
+                Register::FS => 4,
+                Register::GS => 5,
+                _ => 3,
+            };
+            let seg = &segs.seg[sidx];
+            if seg.is_null() || seg.limit != 0xffff_ffff || seg.expand_down() {
+                return Err(CopyError::Interpret);
+            }
+            let base = seg.base as i32;
+            let host = if g.mnemonic() == iced_x86::Mnemonic::Maskmovq {
+                Instruction::with_maskmovq(64, g.op1_register(), g.op2_register(), Register::None)
+            } else {
+                Instruction::with_maskmovdqu(64, g.op1_register(), g.op2_register(), Register::None)
+            }
+            .map_err(|_| CopyError::Interpret)?;
+            let mut enc = iced_x86::Encoder::new(64);
+            let rip = e.at + e.buf.offset().0 as u64;
+            enc.encode(&host, rip).map_err(|_| CopyError::Interpret)?;
+            let bytes = enc.take_buffer();
+            asm!(e.buf
+                ; mov r11d, edi
+                ; lea r14d, [rdi + base]
+                ; mov r13, [r15 + off::MEM_BASE]
+                ; lea rdi, [r13 + r14]
+            );
+            e.mark_edi_in_r11(eip);
+            e.buf.extend(&bytes);
+            e.mark(eip);
+            asm!(e.buf ; mov edi, r11d);
         }
         Class::Privileged => e.fault(eip, Vector::GP as u8, 0),
         Class::Undefined => e.fault(eip, Vector::UD as u8, 0),

@@ -38,6 +38,8 @@ pub enum Class {
     Into,
     /// Executed by the Rust helper in `interp`.
     Helper,
+    /// MASKMOVQ / MASKMOVDQU (implicit DS:EDI destination).
+    MaskMov,
     /// Privileged at any CPL > 0 here: #GP(0) (the PV layer emulates it from there).
     Privileged,
     /// Raises #UD (UD0/UD1/UD2, invalid encodings, unimplemented extensions).
@@ -73,6 +75,13 @@ pub fn classify(i: &Instruction) -> Class {
     let m = i.mnemonic();
     if is_x87(i) {
         return Class::Copy;
+    }
+    if is_simd(i) {
+        return match m {
+            // Their memory operand is DS:EDI, which GS cannot reach: a template rebases EDI.
+            Mnemonic::Maskmovq | Mnemonic::Maskmovdqu => Class::MaskMov,
+            _ => Class::Copy,
+        };
     }
     let c = match m {
         M::Add
@@ -321,6 +330,10 @@ pub fn classify(i: &Instruction) -> Class {
     };
     // Moves to/from control and debug registers are privileged.
     if m == M::Mov {
+        // MOV to/from test registers only existed on the 386/486.
+        if let Code::Mov_r32_tr | Code::Mov_tr_r32 = i.code() {
+            return Class::Undefined;
+        }
         if let Code::Mov_r32_cr | Code::Mov_cr_r32 | Code::Mov_r32_dr | Code::Mov_dr_r32 = i.code()
         {
             return Class::Privileged;
@@ -347,6 +360,15 @@ fn is_x87(i: &Instruction) -> bool {
             .any(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387))
         && f.iter()
             .all(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387 | F::CMOV))
+}
+
+/// MMX, SSE, SSE2, SSE3 and SSSE3 (and FXSAVE/FXRSTOR) run on the host's units with the
+/// guest's XMM0-7/MXCSR loaded: the host is the same ISA, so results are bit-exact.
+fn is_simd(i: &Instruction) -> bool {
+    use iced_x86::CpuidFeature as F;
+    let f = i.cpuid_features();
+    !f.is_empty()
+        && f.iter().all(|x| matches!(x, F::MMX | F::SSE | F::SSE2 | F::SSE3 | F::SSSE3 | F::FXSR))
 }
 
 /// Every iced `Code` the translator claims to implement (decodable in 32-bit mode and not
@@ -411,9 +433,10 @@ pub fn is_x87_control(m: Mnemonic) -> bool {
     )
 }
 
-/// Is `i` an x87 instruction the copy path runs (see `is_x87`)?
+/// Is `i` an x87 instruction (it keeps the x87 last-instruction pointers)? FISTTP is an
+/// x87 instruction that came with SSE3.
 pub fn x87(i: &Instruction) -> bool {
-    is_x87(i)
+    is_x87(i) || i.mnemonic() == Mnemonic::Fisttp
 }
 
 fn fop_of(bytes: &[u8]) -> u16 {

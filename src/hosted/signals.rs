@@ -147,6 +147,7 @@ extern "C" fn handler(sig: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_v
     };
     ctx.host_fault.err = g[libc::REG_ERR as usize] as u32;
     ctx.host_fault.r14 = g[libc::REG_R14 as usize] as u64;
+    ctx.host_fault.r11 = g[libc::REG_R11 as usize] as u64;
     ctx.exit_kind = ExitKind::HostFault as u32;
     // Host DF is architecturally clear in translated code; clear AC/TF too.
     g[libc::REG_EFL as usize] &= !((1 << 10) | (1 << 18) | (1 << 8));

@@ -12,24 +12,30 @@
  * bytes in memory order, i.e. the u32 0x48424458 for "XDBH"):
  *
  *   runner -> client, once at start (hello):
- *     "XDBH", version (= 1), case_lo, case_hi
+ *     "XDBH", version (= 2), case_lo, case_hi
  *       Regions of cases must lie in [case_lo, case_hi) (0x10000000 and
  *       0x80000000): nothing of the runner itself is there.
  *
  *   client -> runner, per case (request):
  *     "XDBC", nregions (<= 16), regs[8] (EAX ECX EDX EBX ESP EBP ESI EDI),
- *     eflags, entry,
+ *     eflags, entry, fx_len (0 or 512), fx_len bytes of an FXSAVE image,
  *     nregions x { addr, len, prot }     (prot bits: R=1 W=2 X=4)
  *     then the len bytes of data of every region, in the same order.
+ *   The FXSAVE image (SDM Vol. 1, 10.5.1, 32-bit layout) is the case's initial
+ *   x87/MMX/SSE state; without one (fx_len 0) the case starts from the FNINIT
+ *   state with MXCSR 0x1f80 and all x87 and XMM registers zero.
  *   A client that has no more cases closes stdin; the runner exits 0.
  *
  *   runner -> client, per case, in request order (response):
  *     "XDBR", status,
  *     status 1 (REFUSED): msg_len, msg_len bytes of text.  Nothing else; the
  *       case did not run (bad region, overlap with the runner or with another
- *       region, mmap failure).
+ *       region, mmap failure, an FXSAVE image whose MXCSR has bits set that
+ *       this CPU's MXCSR_MASK does not allow).
  *     status 0 (STOPPED), 2 (TIMEOUT), 3 (SYSCALL):
  *       regs[8], eip, eflags, vector, error_code, cr2,
+ *       512 bytes: the x87/MMX/SSE state at the stop as a 512-byte FXSAVE
+ *       image (see "FP state at the stop" below),
  *       then the final len bytes of every region, in request order.
  *     STOPPED: the case raised exception `vector` (the x86 vector: REG_TRAPNO
  *       of the signal's ucontext); error_code is REG_ERR; cr2 is the faulting
@@ -48,16 +54,31 @@
  * only, IF kept) are loaded (popfd from a runner-owned word: the case's stack
  * is not touched) and the runner jumps to entry with the Linux i386 user
  * segments it runs with itself (CS 0x23, DS/ES/SS 0x2b) and FS = GS = 0 (the
- * runner's own GS, its TLS, is restored after the case), the x87 unit in its
- * FNINIT state and MXCSR 0x1f80 (so no x87/SSE state leaks from one case into
- * the next). The first synchronous signal (SIGTRAP, SIGSEGV, SIGBUS, SIGFPE,
- * SIGILL; SIGSYS from seccomp) is caught on an alternate stack; the handler
+ * runner's own GS, its TLS, is restored after the case), and the case's
+ * x87/MMX/SSE state loaded with FXRSTOR from its FXSAVE image or, without one,
+ * from the FNINIT image with MXCSR 0x1f80 and zeroed registers (so no x87/SSE
+ * state leaks from one case into the next).  The first synchronous signal
+ * (SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGILL; SIGSYS from seccomp) is caught
+ * on an alternate stack; the handler
  * records the state from the ucontext and rewrites the ucontext so that
  * sigreturn resumes the runner (its stack, its segment registers, EFLAGS
  * 0x202 so DF and AC are clear). A periodic ITIMER_REAL tick (1 s) ends a
  * case that has been running at two consecutive ticks. Mappings are kept for
  * the next case when it has a region with the same address and length
  * (contents are always rewritten), and unmapped otherwise.
+ *
+ * FP state at the stop: the kernel saves the interrupted state in the signal
+ * frame (uc_mcontext.fpregs, struct _fpstate_32 of asm/sigcontext.h): a
+ * 112-byte FNSAVE-format header the kernel converts, then, when its magic
+ * (at offset 110) is 0x0000 (X86_FXSR_MAGIC), the 512-byte FXSAVE-format
+ * area the kernel's XSAVE wrote.  The runner sends that area as it is.  A
+ * 64-bit kernel saves with the 64-bit form (XSAVE64), so bytes 8-15 and 16-23
+ * are 64-bit FIP and FDP: FCS (bytes 12-13) and FDS (20-21) read as 0 in the
+ * 32-bit layout.  AMD CPUs store FOP/FIP/FDP only while an unmasked x87
+ * exception is pending (FSW.ES = 1) and zeros otherwise; FNSTENV/FNSAVE store
+ * them always.  Bytes 464-511 hold the kernel's software-reserved words.  The
+ * handler then puts the FNINIT state and MXCSR 0x1f80 into the frame, so that
+ * the runner resumes without the case's pending exceptions or modes.
  *
  * The signal handler may run with the case's FS and GS (the kernel resets only
  * DS/ES/CS/SS for the handler), so it must not touch thread-local storage; the
@@ -91,7 +112,7 @@
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
 
-#define PROTOCOL_VERSION 1
+#define PROTOCOL_VERSION 2
 #define MAGIC_HELLO 0x48424458u /* "XDBH" */
 #define MAGIC_REQ 0x43424458u   /* "XDBC" */
 #define MAGIC_RSP 0x52424458u   /* "XDBR" */
@@ -105,6 +126,15 @@
 #define CASE_HI 0x80000000u
 #define MAX_REGIONS 16
 #define PAGE 4096u
+#define FX_LEN 512u
+/* Offsets in struct _fpstate_32 (asm/sigcontext.h) and in an FXSAVE image. */
+#define FPSTATE_MAGIC 110
+#define FPSTATE_FXSR 112
+#define FX_FCW 0
+#define FX_FSW 2
+#define FX_FTW 4
+#define FX_MXCSR 24
+#define FX_MXCSR_MASK 28
 
 /* EFLAGS bits a case may set: CF PF AF ZF SF DF OF. */
 #define CASE_FLAGS 0x00000cd5u
@@ -122,6 +152,12 @@ uint32_t case_entry;
 uint32_t saved_esp;
 uint32_t mxcsr_init = 0x1f80;
 volatile uint32_t in_case;
+/* The case's initial FXSAVE image, loaded by enter_case. */
+unsigned char case_fx[FX_LEN] __attribute__((aligned(64)));
+/* The FNINIT state with MXCSR 0x1f80 and all registers zero (set up by main). */
+static unsigned char default_fx[FX_LEN] __attribute__((aligned(64)));
+/* MXCSR bits this CPU allows (FXSAVE's MXCSR_MASK; 0xffbf when it stores 0). */
+static uint32_t mxcsr_mask;
 
 static volatile uint32_t case_seq, tick_seq;
 static uint16_t saved_cs, saved_ss, saved_ds, saved_es, saved_fs, saved_gs;
@@ -130,6 +166,7 @@ static struct {
     uint32_t status;
     uint32_t regs[8];
     uint32_t eip, eflags, vector, err, cr2;
+    unsigned char fx[FX_LEN];
 } out;
 
 /* Mappings left from the previous case. */
@@ -170,6 +207,8 @@ __asm__(".text\n"
         "    fldz\n    fldz\n    fldz\n    fldz\n"
         "    fninit\n"
         "    ldmxcsr mxcsr_init\n"
+        /* The case's state (FXRSTOR also loads the contents of empty registers). */
+        "    fxrstor case_fx\n"
         "    movl $1, in_case\n"
         "    xorl %eax, %eax\n"
         "    movw %ax, %fs\n"
@@ -198,6 +237,71 @@ static void raw_msg(const char *s)
 {
     ssize_t r = write(2, s, strlen(s));
     (void)r;
+}
+
+static uint16_t rd16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void wr16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+static void wr32(unsigned char *p, uint32_t v)
+{
+    wr16(p, (uint16_t)v);
+    wr16(p + 2, (uint16_t)(v >> 16));
+}
+
+/*
+ * Record the x87/MMX/SSE state of the signal frame as an FXSAVE image in out.fx
+ * and leave the FNINIT state with MXCSR 0x1f80 in the frame for sigreturn.
+ */
+static void take_fp_state(ucontext_t *uc)
+{
+    unsigned char *fp = (unsigned char *)uc->uc_mcontext.fpregs;
+    int i;
+
+    if (!fp) {
+        memcpy(out.fx, default_fx, FX_LEN);
+        return;
+    }
+    if (rd16(fp + FPSTATE_MAGIC) == 0x0000) {
+        memcpy(out.fx, fp + FPSTATE_FXSR, FX_LEN);
+    } else {
+        /* FNSAVE format only (a CPU without FXSR): rebuild the x87 part. */
+        uint32_t tag = rd16(fp + 8);
+        memset(out.fx, 0, FX_LEN);
+        memcpy(out.fx + FX_FCW, fp, 2);
+        memcpy(out.fx + FX_FSW, fp + 4, 2);
+        for (i = 0; i < 8; i++)
+            if (((tag >> (2 * i)) & 3) != 3)
+                out.fx[FX_FTW] |= (unsigned char)(1u << i);
+        memcpy(out.fx + 8, fp + 12, 4);  /* FIP */
+        memcpy(out.fx + 12, fp + 16, 2); /* FCS */
+        wr16(out.fx + 6, (uint16_t)(rd16(fp + 18) & 0x7ff)); /* FOP */
+        memcpy(out.fx + 16, fp + 20, 4); /* FDP */
+        memcpy(out.fx + 20, fp + 24, 2); /* FDS */
+        for (i = 0; i < 8; i++)
+            memcpy(out.fx + 32 + 16 * i, fp + 28 + 10 * i, 10);
+        wr32(out.fx + FX_MXCSR, mxcsr_init);
+    }
+
+    /* The kernel restores an i386 frame's x87 part from the FNSAVE header and
+     * MXCSR/XMM from the FXSAVE area: clean both. */
+    wr32(fp + 0, 0xffff037fu); /* FCW */
+    wr32(fp + 4, 0xffff0000u); /* FSW */
+    wr32(fp + 8, 0xffffffffu); /* all registers empty */
+    if (rd16(fp + FPSTATE_MAGIC) == 0x0000) {
+        unsigned char *fx = fp + FPSTATE_FXSR;
+        wr16(fx + FX_FCW, 0x037f);
+        wr16(fx + FX_FSW, 0);
+        fx[FX_FTW] = 0;
+        wr32(fx + FX_MXCSR, mxcsr_init);
+    }
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ucv)
@@ -244,6 +348,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
     } else {
         out.vector = out.err = out.cr2 = 0;
     }
+    take_fp_state(uc);
 
     /* Resume the runner at case_return, on its own stack and segments. */
     g[REG_EIP] = (greg_t)(uintptr_t)case_return;
@@ -468,7 +573,7 @@ static void serve_case(void)
 {
     static struct region r[MAX_REGIONS];
     static char why[200];
-    uint32_t n, i;
+    uint32_t n, i, fx_len, mxcsr;
     const char *err;
 
     n = get32();
@@ -476,18 +581,32 @@ static void serve_case(void)
         case_regs[i] = get32();
     case_flags = (get32() & CASE_FLAGS) | FLAGS_IF | FLAGS_FIXED1;
     case_entry = get32();
-    if (n > MAX_REGIONS) {
+    fx_len = get32();
+    if (n > MAX_REGIONS || (fx_len != 0 && fx_len != FX_LEN)) {
         /* Cannot even parse the rest: the stream is lost. */
-        raw_msg("xdbt-native-runner: too many regions\n");
+        raw_msg("xdbt-native-runner: too many regions or a bad FXSAVE image length\n");
         _exit(2);
     }
+    if (fx_len)
+        get(case_fx, FX_LEN);
+    else
+        memcpy(case_fx, default_fx, FX_LEN);
     for (i = 0; i < n; i++) {
         r[i].addr = get32();
         r[i].len = get32();
         r[i].prot = get32();
     }
 
-    err = map_regions(r, n, why, sizeof(why));
+    mxcsr = case_fx[FX_MXCSR] | case_fx[FX_MXCSR + 1] << 8 | case_fx[FX_MXCSR + 2] << 16 |
+            (uint32_t)case_fx[FX_MXCSR + 3] << 24;
+    if (mxcsr & ~mxcsr_mask) {
+        /* FXRSTOR would raise #GP in the runner itself. */
+        snprintf(why, sizeof(why), "MXCSR %#x has bits outside MXCSR_MASK %#x", mxcsr,
+                 mxcsr_mask);
+        err = why;
+    } else {
+        err = map_regions(r, n, why, sizeof(why));
+    }
     if (err) {
         for (i = 0; i < n; i++)
             get(NULL, r[i].len);
@@ -515,6 +634,7 @@ static void serve_case(void)
     put32(out.vector);
     put32(out.err);
     put32(out.cr2);
+    put(out.fx, FX_LEN);
     for (i = 0; i < n; i++) {
         if (!(maps[i].prot & PROT_READ)) {
             if (mprotect((void *)(uintptr_t)r[i].addr, r[i].len, PROT_READ))
@@ -596,6 +716,18 @@ int main(void)
                        "=m"(saved_fs), "=m"(saved_gs));
 
     check_layout();
+
+    /* The default FP image, and the MXCSR bits FXRSTOR accepts here. */
+    {
+        static unsigned char probe[FX_LEN] __attribute__((aligned(64)));
+        __asm__ volatile("fxsave %0" : "=m"(probe));
+        mxcsr_mask = probe[FX_MXCSR_MASK] | probe[FX_MXCSR_MASK + 1] << 8 |
+                     probe[FX_MXCSR_MASK + 2] << 16 | (uint32_t)probe[FX_MXCSR_MASK + 3] << 24;
+        if (!mxcsr_mask)
+            mxcsr_mask = 0xffbf;
+        wr16(default_fx + FX_FCW, 0x037f);
+        wr32(default_fx + FX_MXCSR, mxcsr_init);
+    }
 
     /* Bigger pipes, fewer system calls (best effort). */
     fcntl(0, F_SETPIPE_SZ, 1 << 20);

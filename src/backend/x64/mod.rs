@@ -49,8 +49,11 @@ pub struct Routines {
     pub enter: u64,
     /// Save guest registers and flags (R14 = chain site), then leave.
     pub exit_save: u64,
-    /// Leave with the state already saved.
+    /// Leave with the general state saved and the SSE state still in registers (the host
+    /// fault handler resumes here).
     pub exit_saved: u64,
+    /// Leave with all state saved.
+    pub exit_restore: u64,
     /// Jumped to on an IBTC miss with the target in R14D.
     pub ibtc_miss: u64,
 }
@@ -64,6 +67,8 @@ pub struct PcMapEntry {
     pub ebp_in_r14: bool,
     /// Add to host R12 to get guest ESP at a fault here (POP to memory updates ESP first).
     pub esp_adj: i8,
+    /// Guest EDI is in R11 at the faulting access (MASKMOVQ/MASKMOVDQU).
+    pub edi_in_r11: bool,
 }
 
 /// Emit the shared routines into `buf`, which will live at host address `at`.
@@ -84,9 +89,15 @@ pub fn emit_routines(buf: &mut CodeBuffer, at: u64) -> Routines {
         ; pop QWORD [r15 + off::HOST_FLAGS]
         ; mov [r15 + off::CHAIN_SITE], r14
     );
+    // exit_saved: the guest's SSE state is still in the host registers (also where the
+    // host fault handler resumes): save it, then leave.
     r.exit_saved = at + buf.offset().0 as u64;
+    save_sse(buf);
+    // exit_restore: everything is saved (helpers saved the SSE state before their call).
+    r.exit_restore = at + buf.offset().0 as u64;
     asm!(buf
         ; cld
+        ; ldmxcsr [r15 + off::HOST_MXCSR]
         ; mov eax, [r15 + off::EXIT_KIND]
         ; mov rsp, [r15 + off::HOST_RSP]
         ; add rsp, 8
@@ -128,7 +139,9 @@ pub fn emit_routines(buf: &mut CodeBuffer, at: u64) -> Routines {
         ; mov r14, rsi
         ; push QWORD [r15 + off::HOST_FLAGS]
         ; popfq
+        ; stmxcsr [r15 + off::HOST_MXCSR]
     );
+    load_sse(buf);
     for (g, &h) in HOST_REG.iter().enumerate() {
         let o = off::gpr_off(g);
         asm!(buf ; mov Rd(h), DWORD [r15 + o]);
@@ -136,6 +149,24 @@ pub fn emit_routines(buf: &mut CodeBuffer, at: u64) -> Routines {
     asm!(buf ; jmp r14);
     buf.align(16, 0xcc);
     r
+}
+
+/// Store the guest's XMM0-7 and MXCSR into the context (host code may use them next).
+fn save_sse(buf: &mut CodeBuffer) {
+    for i in 0..8u8 {
+        let o = off::xmm(usize::from(i));
+        asm!(buf ; movdqa [r15 + o], Rx(i));
+    }
+    asm!(buf ; stmxcsr [r15 + off::MXCSR]);
+}
+
+/// Load the guest's XMM0-7 and MXCSR from the context.
+fn load_sse(buf: &mut CodeBuffer) {
+    for i in 0..8u8 {
+        let o = off::xmm(usize::from(i));
+        asm!(buf ; movdqa Rx(i), [r15 + o]);
+    }
+    asm!(buf ; ldmxcsr [r15 + off::MXCSR]);
 }
 
 /// `jmp rel32` to an absolute host address, from code that will live at `at`.
@@ -235,6 +266,7 @@ impl<'a> BlockEmitter<'a> {
             guest_eip,
             ebp_in_r14: false,
             esp_adj: 0,
+            edi_in_r11: false,
         });
     }
 
@@ -245,6 +277,7 @@ impl<'a> BlockEmitter<'a> {
             guest_eip,
             ebp_in_r14: true,
             esp_adj: 0,
+            edi_in_r11: false,
         });
     }
 
@@ -255,6 +288,18 @@ impl<'a> BlockEmitter<'a> {
             guest_eip,
             ebp_in_r14: false,
             esp_adj: adj,
+            edi_in_r11: false,
+        });
+    }
+
+    /// The access about to be emitted runs with guest EDI in R11.
+    pub fn mark_edi_in_r11(&mut self, guest_eip: u32) {
+        self.pc_map.push(PcMapEntry {
+            host_off: self.buf.offset().0 as u32,
+            guest_eip,
+            ebp_in_r14: false,
+            esp_adj: 0,
+            edi_in_r11: true,
         });
     }
 
@@ -325,6 +370,9 @@ impl<'a> BlockEmitter<'a> {
             ; pushfq
             ; pop QWORD [r15 + off::HOST_FLAGS]
             ; mov DWORD [r15 + off::EIP], eip as i32
+        );
+        save_sse(&mut self.buf);
+        asm!(self.buf
             ; mov rdi, r15
             ; mov rsi, QWORD arg as i64
             ; mov rax, QWORD func as i64
@@ -335,9 +383,10 @@ impl<'a> BlockEmitter<'a> {
             ; mov rsp, r13
             ; test eax, eax
         );
-        let t = self.routines.exit_saved;
+        let t = self.routines.exit_restore;
         let at = self.at;
         jcc_abs(&mut self.buf, at, 0x5, t);
+        load_sse(&mut self.buf);
         asm!(self.buf
             ; push QWORD [r15 + off::HOST_FLAGS]
             ; popfq
@@ -461,6 +510,10 @@ impl<'a> BlockEmitter<'a> {
 /// host's MXCSR is kept, since guest SSE is not translated yet.
 pub fn fpu_load(fx: &crate::cpu::FxState) {
     let mut mxcsr = 0u32;
+    // Only the x87 part is wanted; MXCSR is the host's until translated code runs.
+    let mut img = fx.clone();
+    img.0[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+    let fx = &img;
     // SAFETY: `fx` is a 16-byte aligned 512-byte FXSAVE area (FxState's layout); the SSE
     // registers FXRSTOR overwrites are declared clobbered and MXCSR is put back.
     unsafe {
@@ -479,19 +532,21 @@ pub fn fpu_load(fx: &crate::cpu::FxState) {
     }
 }
 
-/// Save the guest's x87 state after a run and give the host a clean x87 unit.
+/// Save the guest's x87 state after a run and give the host a clean x87 unit. MXCSR and
+/// XMM0-7 in `fx` are already the guest's (the exit routines keep them there).
 pub fn fpu_store(fx: &mut crate::cpu::FxState) {
-    let keep_mxcsr = u32::from_le_bytes([fx.0[24], fx.0[25], fx.0[26], fx.0[27]]);
-    // SAFETY: `fx` is a writable 16-byte aligned 512-byte FXSAVE area; FNINIT only resets
+    let mut tmp = crate::cpu::FxState::default();
+    // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area; FNINIT only resets
     // the x87 unit, which no host code relies on.
     unsafe {
         core::arch::asm!(
             "fxsave [{fx}]",
             "fninit",
-            fx = in(reg) fx.0.as_mut_ptr(),
+            fx = in(reg) tmp.0.as_mut_ptr(),
             options(nostack),
         );
     }
-    // MXCSR in the area is the guest's, not the host's that FXSAVE just stored.
-    fx.0[24..28].copy_from_slice(&keep_mxcsr.to_le_bytes());
+    // x87 control/status/pointers (bytes 0..24) and the x87/MMX registers (32..160).
+    fx.0[..24].copy_from_slice(&tmp.0[..24]);
+    fx.0[32..160].copy_from_slice(&tmp.0[32..160]);
 }

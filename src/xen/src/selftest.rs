@@ -1,0 +1,77 @@
+//! A boot-time self-test that runs real core code inside Xen: decode a small IA-32 block
+//! (frontend) and translate it to host code (backend templates). Nothing is executed: the
+//! host code lands in an ordinary heap buffer.
+
+use alloc::vec::Vec;
+use xdbt::backend::codebuf::CodeBuffer;
+use xdbt::backend::x64::emit_routines;
+use xdbt::cache::{CodeCache, ExecMemory};
+use xdbt::cpu::seg::{SegReg, Segment};
+use xdbt::engine::translate::translate_block;
+use xdbt::frontend::decode_block;
+use xdbt::mmu::{self, Access, GuestAddr, GuestMemory, Prot};
+use xdbt::Fault;
+
+/// Where the sample sits in the guest's linear address space.
+const SAMPLE_EIP: u32 = 0x1000;
+
+/// mov eax, 1; add eax, ebx; inc ecx; jmp SAMPLE_EIP
+const SAMPLE: [u8; 10] = [0xb8, 0x01, 0x00, 0x00, 0x00, 0x01, 0xd8, 0x41, 0xeb, 0xf6];
+
+/// Read-and-execute-only guest memory holding `SAMPLE` at `SAMPLE_EIP`.
+struct SampleMemory;
+
+impl GuestMemory for SampleMemory {
+    fn read(&self, addr: GuestAddr, buf: &mut [u8], acc: Access) -> Result<(), Fault> {
+        let start = addr.0.wrapping_sub(SAMPLE_EIP) as usize;
+        match SAMPLE.get(start..start + buf.len()) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            // Not mapped: the #PF the guest would see.
+            None => mmu::check(Prot::empty(), addr.0, acc),
+        }
+    }
+
+    fn write(&mut self, addr: GuestAddr, _data: &[u8]) -> Result<(), Fault> {
+        mmu::check(Prot::RX, addr.0, Access::Write)
+    }
+}
+
+pub struct Translated {
+    pub guest_insns: usize,
+    pub host_bytes: usize,
+}
+
+pub fn translate_sample() -> Result<Translated, &'static str> {
+    let block =
+        decode_block(&SampleMemory, SAMPLE_EIP, 16).map_err(|_| "fetch fault decoding")?;
+    // Lay the routines and the block out as if at the buffer's address; never run.
+    let mut routines_buf = CodeBuffer::new();
+    routines_buf.bytes.reserve(4096);
+    let at = routines_buf.bytes.as_ptr() as u64;
+    let routines = emit_routines(&mut routines_buf, at);
+    if routines_buf.error {
+        return Err("routine layout");
+    }
+    let segs = SegReg::ALL.map(|r| Segment::flat(0, r == SegReg::Cs, 3));
+    let mut cache = CodeCache::new(ExecMemory {
+        rw: core::ptr::null_mut(),
+        rx: 0,
+        size: 0,
+    });
+    let code = translate_block(
+        &block,
+        at + routines_buf.bytes.len() as u64,
+        &routines,
+        &segs,
+        &mut cache,
+    )
+    .ok_or("block layout")?;
+    let host: Vec<u8> = code.bytes;
+    Ok(Translated {
+        guest_insns: block.insns.len(),
+        host_bytes: host.len(),
+    })
+}
