@@ -20,6 +20,7 @@ pub mod exit;
 pub mod frontend;
 pub mod interp;
 pub mod mmu;
+pub mod pv;
 
 #[cfg(feature = "std")]
 pub mod hosted;

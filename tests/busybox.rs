@@ -66,7 +66,10 @@ struct Run {
 
 /// Run with stdin fed from a thread and a time limit (a hung guest must not hang the suite).
 fn run(cmd: &mut Command, dir: &Path, stdin: &[u8]) -> Run {
+    use std::os::unix::process::CommandExt;
+    // A process group of its own, so that a timeout also ends the processes it forked.
     let mut child = cmd
+        .process_group(0)
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -96,7 +99,10 @@ fn run(cmd: &mut Command, dir: &Path, stdin: &[u8]) -> Run {
             break st;
         }
         if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
+            // The whole group: the child is its leader (process_group(0) above).
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
             break child.wait().expect("wait");
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -951,6 +951,7 @@ fn build_case(
                 data: stack,
             },
         ],
+        fx: None,
     }
 }
 

@@ -174,6 +174,12 @@ fn malloc_brk_mmap() {
     assert_eq!(status(&x), 0);
 }
 
+#[test]
+fn fork_wait_pipe_exec() {
+    let x = same("fork", &[]);
+    assert!(lines(&x.stdout).contains(&"exec'd child: 7".to_string()));
+}
+
 /// A guest fault ends the program like the kernel would, with one line on stderr.
 fn killed(name: &str, sig: i32, what: &str) {
     let x = same(name, &[]);

@@ -5,15 +5,18 @@
 //! harness, QEMU's `tests/tcg/i386/test-i386.c`).
 //!
 //! One runner process serves any number of cases over a pipe; [`Oracle::run_many`] sends a
-//! batch a window of requests at a time. Each case starts with the x87 unit in its FNINIT
-//! state and MXCSR 0x1F80, FS = GS = 0, and the Linux i386 user selectors (CS 0x23,
-//! DS/ES/SS 0x2b); only CF PF AF ZF SF OF DF of its EFLAGS are taken.
+//! batch a window of requests at a time. Each case starts with the x87/MMX/SSE state of its
+//! FXSAVE image ([`SnippetCase::fx`]; by default the FNINIT state, MXCSR 0x1F80 and zeroed
+//! registers), FS = GS = 0, and the Linux i386 user selectors (CS 0x23, DS/ES/SS 0x2b); only
+//! CF PF AF ZF SF OF DF of its EFLAGS are taken. The result's FXSAVE image is the one the
+//! kernel saved in the signal frame: FCS/FDS read 0 (64-bit XSAVE format) and this host's
+//! FOP/FIP/FDP are 0 unless an unmasked x87 exception is pending (see the runner).
 //!
 //! The wire protocol is defined at the top of `tests/native/runner.c` and mirrored here.
 //! Outcomes other than "the case stopped on an exception" are errors of the case, not of
 //! the transport:
-//! - the runner refused the case (bad region, overlap with the runner's own memory):
-//!   `io::ErrorKind::InvalidInput`;
+//! - the runner refused the case (bad region, overlap with the runner's own memory, an
+//!   FXSAVE image whose MXCSR this CPU would refuse): `io::ErrorKind::InvalidInput`;
 //! - the case ran for 1-2 s without an exception (endless loop): `io::ErrorKind::TimedOut`;
 //! - the case attempted a system call (refused by the runner's seccomp filter):
 //!   `io::ErrorKind::PermissionDenied`.
@@ -39,7 +42,9 @@ pub const MAX_REGIONS: usize = 16;
 /// 64 KiB pipe) while we are still writing, so we never both wait on a full pipe.
 const WINDOW_BYTES: usize = 96 * 1024;
 
-const PROTOCOL_VERSION: u32 = 1;
+const PROTOCOL_VERSION: u32 = 2;
+/// Length of an FXSAVE image.
+pub const FX_LEN: usize = 512;
 const MAGIC_HELLO: u32 = u32::from_le_bytes(*b"XDBH");
 const MAGIC_REQ: u32 = u32::from_le_bytes(*b"XDBC");
 const MAGIC_RSP: u32 = u32::from_le_bytes(*b"XDBR");
@@ -189,6 +194,12 @@ fn check_case(case: &SnippetCase) -> io::Result<()> {
             "too many regions",
         ));
     }
+    if case.fx.as_ref().is_some_and(|fx| fx.len() != FX_LEN) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the FXSAVE image is not 512 bytes",
+        ));
+    }
     for r in &case.regions {
         let len = r.data.len() as u64;
         if !r.addr.is_multiple_of(4096)
@@ -211,19 +222,22 @@ fn check_case(case: &SnippetCase) -> io::Result<()> {
 
 /// Bytes of the response to `case` (status, state and regions; a refusal is shorter).
 fn response_size(case: &SnippetCase) -> usize {
-    4 * 15 + case.regions.iter().map(|r| r.data.len()).sum::<usize>()
+    4 * 15 + FX_LEN + case.regions.iter().map(|r| r.data.len()).sum::<usize>()
 }
 
 fn write_request(w: &mut impl Write, case: &SnippetCase) -> io::Result<()> {
-    let mut head = Vec::with_capacity(4 * (12 + 3 * case.regions.len()));
+    let mut head = Vec::with_capacity(4 * (13 + 3 * case.regions.len()) + FX_LEN);
     let n = u32::try_from(case.regions.len()).map_err(|_| protocol("region count"))?;
+    let fx: &[u8] = case.fx.as_deref().unwrap_or_default();
+    let fx_len = u32::try_from(fx.len()).map_err(|_| protocol("FXSAVE image length"))?;
     for v in [MAGIC_REQ, n]
         .iter()
         .chain(&case.regs)
-        .chain(&[case.eflags, case.entry])
+        .chain(&[case.eflags, case.entry, fx_len])
     {
         head.extend_from_slice(&v.to_le_bytes());
     }
+    head.extend_from_slice(fx);
     for r in &case.regions {
         let len = u32::try_from(r.data.len()).map_err(|_| protocol("region length"))?;
         for v in [r.addr, len, u32::from(r.prot.bits())] {
@@ -273,6 +287,8 @@ fn read_response(r: &mut impl Read, case: &SnippetCase) -> io::Result<io::Result
     let mut regs = [0u32; 8];
     regs.copy_from_slice(&s[..8]);
     let [eip, eflags, vector, error_code, cr2] = [s[8], s[9], s[10], s[11], s[12]];
+    let mut fx = vec![0u8; FX_LEN];
+    r.read_exact(&mut fx)?;
     let mut regions = Vec::with_capacity(case.regions.len());
     for reg in &case.regions {
         let mut data = vec![0u8; reg.data.len()];
@@ -292,6 +308,7 @@ fn read_response(r: &mut impl Read, case: &SnippetCase) -> io::Result<io::Result
                     cr2,
                 },
                 regions,
+                fx,
             })
         }
         STATUS_TIMEOUT => Err(io::Error::new(
@@ -340,6 +357,7 @@ mod tests {
                     data: vec![0; 4096],
                 },
             ],
+            fx: None,
         }
     }
 
@@ -488,6 +506,118 @@ mod tests {
         c.regions[1].addr = CODE; // overlaps the code region
         let e = o.run(&c).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        assert_eq!(o.run(&case(&[0xcc], regs())).unwrap().eip, CODE + 1);
+    }
+
+    /// An FXSAVE image: FCW, FSW, abridged FTW, MXCSR, ST/MM register slots, XMM registers.
+    fn fx_image(fcw: u16, fsw: u16, ftw: u8, mxcsr: u32) -> Vec<u8> {
+        let mut fx = vec![0u8; FX_LEN];
+        fx[0..2].copy_from_slice(&fcw.to_le_bytes());
+        fx[2..4].copy_from_slice(&fsw.to_le_bytes());
+        fx[4] = ftw;
+        fx[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+        for k in 0..8u8 {
+            // ST(k): sign/exponent 0x4000 + k, significand with the integer bit set.
+            let slot = 32 + 16 * usize::from(k);
+            fx[slot..slot + 8]
+                .copy_from_slice(&(0x8000_0000_0000_0000 | u64::from(k)).to_le_bytes());
+            fx[slot + 8..slot + 10].copy_from_slice(&(0x4000 + u16::from(k)).to_le_bytes());
+            // XMMk: bytes 16k..16k+15.
+            let x = 160 + 16 * usize::from(k);
+            for (i, b) in fx[x..x + 16].iter_mut().enumerate() {
+                *b = k * 16 + i as u8;
+            }
+        }
+        fx
+    }
+
+    /// The architectural parts of an image: FCW, FSW, FTW, MXCSR, ST0-7 (80 bits), XMM0-7.
+    fn fx_state(fx: &[u8]) -> Vec<u8> {
+        let mut v = fx[0..5].to_vec();
+        v.extend_from_slice(&fx[24..28]);
+        for k in 0..8 {
+            v.extend_from_slice(&fx[32 + 16 * k..42 + 16 * k]);
+        }
+        v.extend_from_slice(&fx[160..288]);
+        v
+    }
+
+    #[test]
+    fn fp_state_round_trips() {
+        let mut o = oracle();
+        // TOP = 5, all registers valid, precision 53 bits, round down; MXCSR round up, DAZ.
+        let fx = fx_image(0x067f, 5 << 11, 0xff, 0x5fc0);
+        let mut c = case(&[0xcc], regs());
+        c.fx = Some(fx.clone());
+        let r = o.run(&c).unwrap();
+        assert_eq!(fx_state(&r.fx), fx_state(&fx));
+        // The next case without an image starts from the FNINIT state again.
+        let r = o.run(&case(&[0xcc], regs())).unwrap();
+        let mut fninit = vec![0u8; FX_LEN];
+        fninit[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        fninit[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        assert_eq!(fx_state(&r.fx), fx_state(&fninit));
+    }
+
+    #[test]
+    fn default_fp_state_has_zeroed_registers() {
+        let mut o = oracle();
+        // Leave junk in every register, then check that the next case sees zeros:
+        // fld1 x8; movd xmm3, esp (SSE2); int3
+        let junk: Vec<u8> = [[0xd9, 0xe8]; 8]
+            .iter()
+            .flatten()
+            .copied()
+            .chain([0x66, 0x0f, 0x6e, 0xdc, 0xcc])
+            .collect();
+        let r = o.run(&case(&junk, regs())).unwrap();
+        assert_eq!(r.fx[4], 0xff);
+        // fnsave [DATA]; int3
+        let r = o
+            .run(&case(&[0xdd, 0x35, 0, 0, 0, 0x20, 0xcc], regs()))
+            .unwrap();
+        assert_eq!(
+            &r.regions[1][28..108],
+            &[0u8; 80][..],
+            "empty x87 registers are zero"
+        );
+        assert_eq!(&r.fx[160..288], &[0u8; 128][..], "XMM registers are zero");
+        assert_eq!(u16::from_le_bytes([r.fx[0], r.fx[1]]), 0x037f);
+        assert_eq!(
+            u32::from_le_bytes([r.fx[24], r.fx[25], r.fx[26], r.fx[27]]),
+            0x1f80
+        );
+    }
+
+    #[test]
+    fn pending_x87_exception_keeps_pointers() {
+        // fld1; fldz; fldcw [DATA] (ZE unmasked); fdivp st1, st0 (pending #Z); int3
+        let code = [
+            0xd9, 0xe8, 0xd9, 0xee, 0xd9, 0x2d, 0, 0, 0, 0x20, 0xde, 0xf9, 0xcc,
+        ];
+        let mut c = case(&code, regs());
+        c.regions[1].data[0..2].copy_from_slice(&0x037bu16.to_le_bytes());
+        let r = oracle().run(&c).unwrap();
+        let fsw = u16::from_le_bytes([r.fx[2], r.fx[3]]);
+        println!("pending #Z: fsw {fsw:#06x} fx[0..24] {:02x?}", &r.fx[..24]);
+        assert_eq!(fsw & 0x8084, 0x8084, "B, ES and ZE set");
+        // FOP of DE F9, FIP at the fdivp, no memory operand.
+        assert_eq!(u16::from_le_bytes([r.fx[6], r.fx[7]]), 0x06f9);
+        assert_eq!(
+            u32::from_le_bytes([r.fx[8], r.fx[9], r.fx[10], r.fx[11]]),
+            CODE + 10
+        );
+    }
+
+    #[test]
+    fn reserved_mxcsr_bits_are_refused() {
+        let mut o = oracle();
+        let mut c = case(&[0xcc], regs());
+        c.fx = Some(fx_image(0x037f, 0, 0, 0x8000_1f80));
+        let e = o.run(&c).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        c.fx = Some(vec![0; 100]);
+        assert_eq!(o.run(&c).unwrap_err().kind(), io::ErrorKind::InvalidInput);
         assert_eq!(o.run(&case(&[0xcc], regs())).unwrap().eip, CODE + 1);
     }
 

@@ -26,6 +26,10 @@ pub struct SnippetCase {
     pub eflags: u32,
     pub entry: u32,
     pub regions: Vec<Region>,
+    /// Initial x87/MMX/SSE state as a 512-byte FXSAVE image (SDM Vol. 1, 10.5.1, the 32-bit
+    /// layout of `crate::cpu::FxState`); `None` is the FNINIT state with MXCSR 0x1F80 and
+    /// all x87 and XMM registers zero.
+    pub fx: Option<Vec<u8>>,
 }
 
 /// How a case ended: the exception it stopped on.
@@ -45,6 +49,10 @@ pub struct SnippetResult {
     pub stop: Stop,
     /// Final contents of each region, in case order.
     pub regions: Vec<Vec<u8>>,
+    /// The x87/MMX/SSE state at the stop as a 512-byte FXSAVE image. FOP/FIP/FCS/FDP/FDS,
+    /// MXCSR_MASK and the reserved bytes hold what each side happens to store (see
+    /// `tests/native/runner.c` for the native side).
+    pub fx: Vec<u8>,
 }
 
 /// EFLAGS bits compared by default (status flags, DF, AC; IF/IOPL/RF are the host's business).
@@ -95,8 +103,12 @@ impl SnippetRunner {
             cpu.gpr = case.regs;
             cpu.eip = case.entry;
             cpu.eflags = (case.eflags & (0x0cd5 | 0x400)) | 0x202;
-            // Every case starts from FNINIT state, as the native runner's do.
+            // The case's FP state; by default the FNINIT state, as the native runner's.
             cpu.fx = crate::cpu::FxState::default();
+            if let Some(fx) = &case.fx {
+                let n = fx.len().min(512);
+                cpu.fx.0[..n].copy_from_slice(&fx[..n]);
+            }
         }
         let stop = match self.m.run_for(limit) {
             Exit::Fault(f) => Stop {
@@ -150,6 +162,7 @@ impl SnippetRunner {
             eflags: cpu.eflags,
             stop,
             regions,
+            fx: cpu.fx.0.to_vec(),
         }
     }
 }

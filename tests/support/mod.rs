@@ -7,6 +7,17 @@
 //! undefined: the oracle is the very CPU the translated code runs on. A test may allow a
 //! difference in a flag only where the SDM says the flag is undefined after one of the
 //! case's instructions ([`sdm_undefined_flags`]) and a mismatch was actually observed.
+//!
+//! x87/MMX/SSE state (the FXSAVE images of [`SnippetResult::fx`]): FCW, FSW, the abridged
+//! FTW, MXCSR, XMM0-7 and the 80 bits of every ST/MM register tagged valid (of the empty ones
+//! too when [`Check::empty_st`] asks) are compared. The last-instruction pointers need care
+//! ([`fp_pointer_notes`]): this host (AMD) stores FOP, FIP and FDP in an FXSAVE/XSAVE image
+//! only while an unmasked x87 exception is pending (FSW.ES = 1) and zeros otherwise (FNSTENV
+//! and FNSAVE store them always), and the native image is the kernel's XSAVE64 one, whose
+//! FCS/FDS bytes are the upper halves of 64-bit FIP/FDP. So FOP/FIP/FDP are compared when
+//! the native FSW.ES is set, and FCS/FDS never; otherwise differences in them are shown as
+//! notes in a report. Guest-visible pointer values are checked where the guest sees them:
+//! in the memory images of FNSTENV/FNSAVE/FXSAVE.
 #![allow(dead_code)] // Each test crate uses part of this module.
 
 use iced_x86::code_asm::CodeAssembler;
@@ -76,6 +87,8 @@ pub struct Setup {
     pub extra: Vec<Region>,
     /// The code starts at `CODE + code_off` (to end it at a page boundary, say).
     pub code_off: u32,
+    /// Initial x87/MMX/SSE state (`None`: FNINIT, MXCSR 0x1F80, zeroed registers).
+    pub fx: Option<Fx>,
 }
 
 thread_local! {
@@ -96,6 +109,7 @@ impl Default for Setup {
             stack: DEFAULT_STACK.with(Rc::clone),
             extra: Vec::new(),
             code_off: 0,
+            fx: None,
         }
     }
 }
@@ -140,6 +154,10 @@ impl Setup {
         self.code_off = off;
         self
     }
+    pub fn fx(mut self, fx: Fx) -> Self {
+        self.fx = Some(fx);
+        self
+    }
     /// Where the code starts.
     pub fn entry(&self) -> u32 {
         CODE + self.code_off
@@ -174,6 +192,7 @@ impl Setup {
             eflags: self.eflags,
             entry: self.entry(),
             regions,
+            fx: self.fx.as_ref().map(|f| f.0.to_vec()),
         }
     }
 }
@@ -313,6 +332,641 @@ fn stop_string(r: &SnippetResult) -> String {
     s
 }
 
+// ---------------------------------------------------------------------------------------
+// x87/MMX/SSE state: FXSAVE images, 80-bit values, how they are compared and shown.
+
+/// Offsets in an FXSAVE image (SDM Vol. 1, table 10-2, the 32-bit layout).
+pub mod fxo {
+    pub const FCW: usize = 0;
+    pub const FSW: usize = 2;
+    /// The abridged tag byte: bit i set = physical register i valid.
+    pub const FTW: usize = 4;
+    pub const FOP: usize = 6;
+    pub const FIP: usize = 8;
+    pub const FCS: usize = 12;
+    pub const FDP: usize = 16;
+    pub const FDS: usize = 20;
+    pub const MXCSR: usize = 24;
+    pub const MXCSR_MASK: usize = 28;
+    /// ST(i) (MMi when TOP = 0) in 16-byte slots, 80 bits used.
+    pub const ST: usize = 32;
+    /// XMM0-7, 16 bytes each.
+    pub const XMM: usize = 160;
+    pub const LEN: usize = 512;
+}
+
+pub fn fx_u16(fx: &[u8], off: usize) -> u16 {
+    u16::from_le_bytes([fx[off], fx[off + 1]])
+}
+
+pub fn fx_u32(fx: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes([fx[off], fx[off + 1], fx[off + 2], fx[off + 3]])
+}
+
+/// ST(i) of an image.
+pub fn fx_st(fx: &[u8], i: usize) -> F80 {
+    F80::from_bytes(&fx[fxo::ST + 16 * i..fxo::ST + 16 * i + 10])
+}
+
+/// XMMi of an image.
+pub fn fx_xmm(fx: &[u8], i: usize) -> u128 {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&fx[fxo::XMM + 16 * i..fxo::XMM + 16 * i + 16]);
+    u128::from_le_bytes(b)
+}
+
+/// TOP of the image's status word.
+pub fn fx_top(fx: &[u8]) -> usize {
+    usize::from((fx_u16(fx, fxo::FSW) >> 11) & 7)
+}
+
+/// Is ST(i) tagged valid (its physical register, TOP + i)?
+pub fn fx_st_valid(fx: &[u8], i: usize) -> bool {
+    fx[fxo::FTW] & (1 << ((fx_top(fx) + i) & 7)) != 0
+}
+
+/// An 80-bit extended-precision value: the significand with its explicit integer bit J
+/// (bit 63) and sign/exponent (SDM Vol. 1, 4.2.2 and 8.2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct F80 {
+    pub se: u16,
+    pub mant: u64,
+}
+
+impl F80 {
+    pub const fn new(se: u16, mant: u64) -> F80 {
+        F80 { se, mant }
+    }
+    pub fn from_bytes(b: &[u8]) -> F80 {
+        let mut m = [0u8; 8];
+        m.copy_from_slice(&b[..8]);
+        F80 {
+            mant: u64::from_le_bytes(m),
+            se: u16::from_le_bytes([b[8], b[9]]),
+        }
+    }
+    pub fn bytes(self) -> [u8; 10] {
+        let mut b = [0u8; 10];
+        b[..8].copy_from_slice(&self.mant.to_le_bytes());
+        b[8..].copy_from_slice(&self.se.to_le_bytes());
+        b
+    }
+    /// The exact 80-bit value of a double (NaN payloads and signs kept).
+    pub fn from_f64(v: f64) -> F80 {
+        let bits = v.to_bits();
+        let sign = ((bits >> 48) as u16) & 0x8000;
+        let exp = ((bits >> 52) & 0x7ff) as u16;
+        let frac = bits & ((1 << 52) - 1);
+        match exp {
+            0 if frac == 0 => F80::new(sign, 0),
+            0 => {
+                // Denormal double: normalise.
+                let shift = frac.leading_zeros() - 11;
+                let e = 1023 - 1 + shift as u16; // 2^-1022 scaled by the shift
+                F80::new(sign | (16383 - e), (frac << shift) << 11)
+            }
+            0x7ff => F80::new(sign | 0x7fff, (1 << 63) | (frac << 11)),
+            _ => F80::new(sign | (exp + 16383 - 1023), (1 << 63) | (frac << 11)),
+        }
+    }
+    pub fn negative(self) -> bool {
+        self.se & 0x8000 != 0
+    }
+    pub fn exp(self) -> u16 {
+        self.se & 0x7fff
+    }
+    /// The value's class, including the encodings the 387 and later do not support.
+    pub fn class(self) -> &'static str {
+        let j = self.mant >> 63 != 0;
+        let frac = self.mant << 1;
+        match (self.exp(), j) {
+            (0, false) if frac == 0 => "zero",
+            (0, false) => "denormal",
+            (0, true) => "pseudo-denormal",
+            (0x7fff, false) if frac == 0 => "pseudo-infinity",
+            (0x7fff, false) => "pseudo-NaN",
+            (0x7fff, true) if frac == 0 => "infinity",
+            (0x7fff, true) if self.mant == 0xc000_0000_0000_0000 && self.negative() => {
+                "QNaN indefinite"
+            }
+            (0x7fff, true) if self.mant >> 62 & 1 != 0 => "QNaN",
+            (0x7fff, true) => "SNaN",
+            (_, false) => "unnormal",
+            (_, true) => "normal",
+        }
+    }
+    /// Approximate decimal value of a finite number.
+    fn decimal(self) -> String {
+        if self.mant == 0 {
+            return if self.negative() { "-0" } else { "+0" }.to_owned();
+        }
+        let e = i32::from(self.exp().max(1)) - 16383 - 63;
+        let sign = if self.negative() { "-" } else { "+" };
+        let m = self.mant as f64;
+        let mut v = m;
+        let mut k = e;
+        while k > 0 {
+            let s = k.min(512);
+            v *= 2f64.powi(s);
+            k -= s;
+        }
+        while k < 0 {
+            let s = k.max(-512);
+            v *= 2f64.powi(s);
+            k -= s;
+        }
+        if v.is_finite() && v != 0.0 && v.abs() >= f64::MIN_POSITIVE {
+            return format!("{sign}{v:e}");
+        }
+        // Outside the double range: via the decimal logarithm.
+        let l = m.log10() + f64::from(e) * std::f64::consts::LOG10_2;
+        let ex = l.floor();
+        format!("{sign}{:.6}e{}", 10f64.powf(l - ex), ex as i64)
+    }
+    /// `seee:mmmmmmmmmmmmmmmm (class value)`.
+    pub fn describe(self) -> String {
+        let what = match self.class() {
+            "normal" | "denormal" | "zero" => self.decimal(),
+            "pseudo-denormal" | "unnormal" => format!("{} {}", self.class(), self.decimal()),
+            "infinity" => (if self.negative() { "-inf" } else { "+inf" }).to_owned(),
+            c => format!("{}{c}", if self.negative() { "-" } else { "+" }),
+        };
+        format!("{:04x}:{:016x} ({what})", self.se, self.mant)
+    }
+}
+
+/// Edge values of the 80-bit format: signed zeros, infinities, NaNs, the smallest and largest
+/// numbers, denormals, and the encodings the 387 and later do not support.
+pub const F80_EDGES: [F80; 32] = [
+    F80::new(0x0000, 0),                     // +0
+    F80::new(0x8000, 0),                     // -0
+    F80::new(0x3fff, 0x8000_0000_0000_0000), // 1
+    F80::new(0xbfff, 0x8000_0000_0000_0000), // -1
+    F80::new(0x4000, 0xc90f_daa2_2168_c235), // pi
+    F80::new(0xbffe, 0xc000_0000_0000_0000), // -0.75
+    F80::new(0x3fff, 0x8000_0000_0000_0401), // 1 + a bit beyond double precision
+    F80::new(0x3fff, 0xffff_ffff_ffff_ffff), // just below 2
+    F80::new(0x401d, 0xffff_fffe_0000_0000), // 2^31 - 1 (close to the int32 limit)
+    F80::new(0xc01e, 0x8000_0000_8000_0000), // -2^31 - 0.5
+    F80::new(0x403a, 0xde0b_6b3a_763f_fff0), // around 1e18 (the BCD limit)
+    F80::new(0x403e, 0x8000_0000_0000_0000), // 2^63
+    F80::new(0x7fff, 0x8000_0000_0000_0000), // +inf
+    F80::new(0xffff, 0x8000_0000_0000_0000), // -inf
+    F80::new(0xffff, 0xc000_0000_0000_0000), // QNaN indefinite
+    F80::new(0x7fff, 0xc000_0000_0000_1234), // QNaN with payload
+    F80::new(0x7fff, 0x8000_0000_0000_0001), // SNaN
+    F80::new(0xffff, 0xa000_0000_0000_0000), // -SNaN with a high payload
+    F80::new(0x7ffe, 0xffff_ffff_ffff_ffff), // largest
+    F80::new(0xfffe, 0xffff_ffff_ffff_ffff), // most negative
+    F80::new(0x0001, 0x8000_0000_0000_0000), // smallest normal
+    F80::new(0x0000, 0x7fff_ffff_ffff_ffff), // largest denormal
+    F80::new(0x8000, 0x0000_0000_0000_0001), // smallest negative denormal
+    F80::new(0x0000, 0x8000_0000_0000_0000), // pseudo-denormal
+    F80::new(0x8000, 0x8000_0000_0000_0123), // negative pseudo-denormal
+    F80::new(0x4000, 0x4000_0000_0000_0000), // unnormal
+    F80::new(0x7fff, 0x0000_0000_0000_0000), // pseudo-infinity
+    F80::new(0x7fff, 0x4000_0000_0000_0001), // pseudo-NaN
+    F80::new(0x4080, 0x8000_0000_0000_0000), // 2^129: overflows float
+    F80::new(0x3f6a, 0xc000_0000_0000_0000), // 1.5 * 2^-149: rounds to a float denormal
+    F80::new(0x43ff, 0x8000_0000_0000_0000), // 2^1024: overflows double
+    F80::new(0x3bcc, 0x8000_0000_0000_0000), // 2^-1075: below the smallest double
+];
+
+/// A double's edge values (for SSE2 and the x87's m64 operands).
+pub const F64_EDGES: [u64; 20] = [
+    0x0000_0000_0000_0000, // +0
+    0x8000_0000_0000_0000, // -0
+    0x3ff0_0000_0000_0000, // 1
+    0xbff8_0000_0000_0000, // -1.5
+    0x4009_21fb_5444_2d18, // pi
+    0x3ff0_0000_0000_0001, // 1 + ulp
+    0x41df_ffff_ffe0_0000, // 2^31 - 1
+    0xc1e0_0000_0010_0000, // -2^31 - 0.5
+    0x43e0_0000_0000_0000, // 2^63
+    0x7ff0_0000_0000_0000, // +inf
+    0xfff0_0000_0000_0000, // -inf
+    0x7ff8_0000_0000_0000, // QNaN
+    0xfff8_0000_0000_0000, // -QNaN (SSE's default NaN)
+    0x7ff0_0000_0000_0001, // SNaN
+    0xfff4_0000_0000_1234, // -SNaN with payload
+    0x7fef_ffff_ffff_ffff, // largest
+    0x0010_0000_0000_0000, // smallest normal
+    0x000f_ffff_ffff_ffff, // largest denormal
+    0x8000_0000_0000_0001, // smallest negative denormal
+    0x47f0_0000_0000_0000, // 2^128: overflows float
+];
+
+/// A float's edge values (for SSE and the x87's m32 operands).
+pub const F32_EDGES: [u32; 20] = [
+    0x0000_0000, // +0
+    0x8000_0000, // -0
+    0x3f80_0000, // 1
+    0xbfc0_0000, // -1.5
+    0x4049_0fdb, // pi
+    0x3f80_0001, // 1 + ulp
+    0x4effffff,  // just below 2^31
+    0xcf00_0000, // -2^31
+    0x3f00_0000, // 0.5
+    0x7f80_0000, // +inf
+    0xff80_0000, // -inf
+    0x7fc0_0000, // QNaN
+    0xffc0_0000, // -QNaN (SSE's default NaN)
+    0x7f80_0001, // SNaN
+    0xffa0_1234, // -SNaN with payload
+    0x7f7f_ffff, // largest
+    0x0080_0000, // smallest normal
+    0x007f_ffff, // largest denormal
+    0x8000_0001, // smallest negative denormal
+    0x4040_0000, // 3
+];
+
+/// An FXSAVE image to start a case from ([`Setup::fx`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fx(pub Vec<u8>);
+
+impl Default for Fx {
+    fn default() -> Self {
+        Fx::fninit()
+    }
+}
+
+impl Fx {
+    /// The FNINIT state, MXCSR 0x1F80, all registers zero.
+    pub fn fninit() -> Fx {
+        let mut b = vec![0u8; fxo::LEN];
+        b[fxo::FCW..fxo::FCW + 2].copy_from_slice(&0x037fu16.to_le_bytes());
+        b[fxo::MXCSR..fxo::MXCSR + 4].copy_from_slice(&0x1f80u32.to_le_bytes());
+        Fx(b)
+    }
+    pub fn fcw(mut self, v: u16) -> Fx {
+        self.0[fxo::FCW..fxo::FCW + 2].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+    /// The whole status word (TOP included).
+    pub fn fsw(mut self, v: u16) -> Fx {
+        self.0[fxo::FSW..fxo::FSW + 2].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+    pub fn ftw(mut self, v: u8) -> Fx {
+        self.0[fxo::FTW] = v;
+        self
+    }
+    pub fn mxcsr(mut self, v: u32) -> Fx {
+        self.0[fxo::MXCSR..fxo::MXCSR + 4].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+    /// A register stack of `vals` (ST(0) first), the rest empty: TOP = 8 - len.
+    pub fn stack(mut self, vals: &[F80]) -> Fx {
+        assert!(vals.len() <= 8);
+        let top = (8 - vals.len()) & 7;
+        let fsw = (fx_u16(&self.0, fxo::FSW) & !0x3800) | ((top as u16) << 11);
+        self = self.fsw(fsw);
+        self.0[fxo::FTW] = 0;
+        for (i, v) in vals.iter().enumerate() {
+            self = self.st(i, *v);
+        }
+        self
+    }
+    /// ST(i) = v, tagged valid.
+    pub fn st(mut self, i: usize, v: F80) -> Fx {
+        let o = fxo::ST + 16 * i;
+        self.0[o..o + 10].copy_from_slice(&v.bytes());
+        let phys = (fx_top(&self.0) + i) & 7;
+        self.0[fxo::FTW] |= 1 << phys;
+        self
+    }
+    /// ST(i)'s contents without tagging it valid (what an empty register holds).
+    pub fn st_empty(mut self, i: usize, v: F80) -> Fx {
+        let o = fxo::ST + 16 * i;
+        self.0[o..o + 10].copy_from_slice(&v.bytes());
+        let phys = (fx_top(&self.0) + i) & 7;
+        self.0[fxo::FTW] &= !(1 << phys);
+        self
+    }
+    /// MMi = v in the state MMX instructions leave: TOP = 0, MMi tagged valid with an
+    /// exponent of all ones.
+    pub fn mm(mut self, i: usize, v: u64) -> Fx {
+        let fsw = fx_u16(&self.0, fxo::FSW) & !0x3800;
+        self = self.fsw(fsw);
+        self.st(i, F80::new(0xffff, v))
+    }
+    pub fn xmm(mut self, i: usize, v: u128) -> Fx {
+        let o = fxo::XMM + 16 * i;
+        self.0[o..o + 16].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+}
+
+/// What [`diff_with`] compares beyond the defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Check {
+    /// EFLAGS bits that may differ (only SDM-undefined ones; see [`sdm_undefined_flags`]).
+    pub allowed_flags: u32,
+    /// Compare the contents of empty x87 registers too.
+    pub empty_st: bool,
+}
+
+fn exc_letters(bits: u32) -> String {
+    // Exception bits 0-5: IE DE ZE OE UE PE.
+    let s: String = "IDZOUP"
+        .chars()
+        .enumerate()
+        .filter(|(k, _)| bits & (1 << k) != 0)
+        .map(|(_, c)| c)
+        .collect();
+    if s.is_empty() {
+        "-".to_owned()
+    } else {
+        s
+    }
+}
+
+/// FCW decoded: precision, rounding, masked exceptions.
+pub fn fcw_string(v: u16) -> String {
+    let pc = ["24", "res", "53", "64"][usize::from((v >> 8) & 3)];
+    let rc = ["near", "down", "up", "zero"][usize::from((v >> 10) & 3)];
+    format!(
+        "{v:#06x} (PC{pc} RC{rc} masked {})",
+        exc_letters(u32::from(v & 0x3f))
+    )
+}
+
+/// FSW decoded: TOP, condition codes, B/ES/SF, exception flags.
+pub fn fsw_string(v: u16) -> String {
+    let cc = [(8, "C0"), (9, "C1"), (10, "C2"), (14, "C3")]
+        .iter()
+        .filter(|(b, _)| v & (1 << b) != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut s = format!(
+        "{v:#06x} (TOP{} cc[{cc}] flags {}",
+        (v >> 11) & 7,
+        exc_letters(u32::from(v & 0x3f))
+    );
+    for (b, n) in [(6, "SF"), (7, "ES"), (15, "B")] {
+        if v & (1 << b) != 0 {
+            s.push(' ');
+            s.push_str(n);
+        }
+    }
+    s.push(')');
+    s
+}
+
+/// MXCSR decoded: rounding, FTZ/DAZ, masked exceptions, flags.
+pub fn mxcsr_string(v: u32) -> String {
+    let rc = ["near", "down", "up", "zero"][((v >> 13) & 3) as usize];
+    let mut s = format!(
+        "{v:#010x} (RC{rc} masked {} flags {}",
+        exc_letters(v >> 7 & 0x3f),
+        exc_letters(v & 0x3f)
+    );
+    for (b, n) in [(6, "DAZ"), (15, "FTZ"), (17, "MM")] {
+        if v & (1 << b) != 0 {
+            s.push(' ');
+            s.push_str(n);
+        }
+    }
+    s.push(')');
+    s
+}
+
+fn f32_string(b: u32) -> String {
+    let v = f32::from_bits(b);
+    if v.is_nan() {
+        let q = if b & 0x0040_0000 != 0 { "q" } else { "s" };
+        format!("{}{q}NaN", if b >> 31 != 0 { "-" } else { "" })
+    } else {
+        format!("{v:e}")
+    }
+}
+
+fn f64_string(b: u64) -> String {
+    let v = f64::from_bits(b);
+    if v.is_nan() {
+        let q = if b & 0x0008_0000_0000_0000 != 0 {
+            "q"
+        } else {
+            "s"
+        };
+        format!("{}{q}NaN", if b >> 63 != 0 { "-" } else { "" })
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// A 128-bit register as hex (high to low), as floats and as doubles.
+pub fn xmm_string(v: u128) -> String {
+    let ps: Vec<String> = (0..4).map(|k| f32_string((v >> (32 * k)) as u32)).collect();
+    let pd: Vec<String> = (0..2).map(|k| f64_string((v >> (64 * k)) as u64)).collect();
+    format!(
+        "{:016x}_{:016x} ps[{}] pd[{}]",
+        (v >> 64) as u64,
+        v as u64,
+        ps.join(", "),
+        pd.join(", ")
+    )
+}
+
+/// Differences in the x87/MMX/SSE state (see the module documentation for what is compared).
+pub fn diff_fp(native: &[u8], xl: &[u8], check: &Check) -> Vec<String> {
+    let mut d = Vec::new();
+    if native.len() != fxo::LEN || xl.len() != fxo::LEN {
+        d.push(format!(
+            "fx      image lengths native {} translated {}",
+            native.len(),
+            xl.len()
+        ));
+        return d;
+    }
+    let (nw, tw) = (fx_u16(native, fxo::FCW), fx_u16(xl, fxo::FCW));
+    if nw != tw {
+        d.push(format!(
+            "fcw     native {}  translated {}",
+            fcw_string(nw),
+            fcw_string(tw)
+        ));
+    }
+    let (ns, ts) = (fx_u16(native, fxo::FSW), fx_u16(xl, fxo::FSW));
+    if ns != ts {
+        d.push(format!(
+            "fsw     native {}  translated {}",
+            fsw_string(ns),
+            fsw_string(ts)
+        ));
+    }
+    if native[fxo::FTW] != xl[fxo::FTW] {
+        d.push(format!(
+            "ftw     native {:08b}  translated {:08b} (bit i: physical register i valid)",
+            native[fxo::FTW],
+            xl[fxo::FTW]
+        ));
+    }
+    let (nm, tm) = (fx_u32(native, fxo::MXCSR), fx_u32(xl, fxo::MXCSR));
+    if nm != tm {
+        d.push(format!(
+            "mxcsr   native {}  translated {}",
+            mxcsr_string(nm),
+            mxcsr_string(tm)
+        ));
+    }
+    for i in 0..8 {
+        let compared = check.empty_st || fx_st_valid(native, i) || fx_st_valid(xl, i);
+        let (a, b) = (fx_st(native, i), fx_st(xl, i));
+        if compared && a != b {
+            let phys = (fx_top(native) + i) & 7;
+            d.push(format!(
+                "st{i}/r{phys} native {}  translated {}",
+                a.describe(),
+                b.describe()
+            ));
+        }
+    }
+    for i in 0..8 {
+        let (a, b) = (fx_xmm(native, i), fx_xmm(xl, i));
+        if a != b {
+            d.push(format!(
+                "xmm{i}    native {}\n        transl {}",
+                xmm_string(a),
+                xmm_string(b)
+            ));
+        }
+    }
+    if ns & 0x80 != 0 {
+        // An exception is pending natively: the host stored FOP/FIP/FDP.
+        let nf = fx_u16(native, fxo::FOP) & 0x7ff;
+        let tf = fx_u16(xl, fxo::FOP) & 0x7ff;
+        let (nip, tip) = (fx_u32(native, fxo::FIP), fx_u32(xl, fxo::FIP));
+        let (ndp, tdp) = (fx_u32(native, fxo::FDP), fx_u32(xl, fxo::FDP));
+        if (nf, nip, ndp) != (tf, tip, tdp) {
+            d.push(format!(
+                "fpuptr  native fop={nf:#05x} fip={nip:#010x} fdp={ndp:#010x}  \
+                 translated fop={tf:#05x} fip={tip:#010x} fdp={tdp:#010x} (pending x87 exception)"
+            ));
+        }
+    }
+    d
+}
+
+/// Notes on the x87 last-instruction pointers where they were not compared but differ.
+pub fn fp_pointer_notes(native: &[u8], xl: &[u8]) -> Vec<String> {
+    let mut notes = Vec::new();
+    if native.len() != fxo::LEN || xl.len() != fxo::LEN {
+        return notes;
+    }
+    let ptrs = |fx: &[u8]| {
+        format!(
+            "fop={:#05x} fip={:#010x} fcs={:#06x} fdp={:#010x} fds={:#06x}",
+            fx_u16(fx, fxo::FOP) & 0x7ff,
+            fx_u32(fx, fxo::FIP),
+            fx_u16(fx, fxo::FCS),
+            fx_u32(fx, fxo::FDP),
+            fx_u16(fx, fxo::FDS)
+        )
+    };
+    if native[..24] != xl[..24] && ptrs(native) != ptrs(xl) {
+        let why = if fx_u16(native, fxo::FSW) & 0x80 != 0 {
+            "FCS/FDS not compared: the native image is XSAVE64's"
+        } else {
+            "not compared: with FSW.ES clear this host's FXSAVE/XSAVE stores zeros"
+        };
+        notes.push(format!(
+            "note: x87 pointers native {}  translated {} ({why})",
+            ptrs(native),
+            ptrs(xl)
+        ));
+    }
+    notes
+}
+
+/// The case's initial FP state where it is not the FNINIT default, for a report.
+pub fn fx_summary(fx: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    if fx.len() != fxo::LEN {
+        return out;
+    }
+    out.push(format!(
+        "fcw {}  fsw {}  ftw {:08b}  mxcsr {}",
+        fcw_string(fx_u16(fx, fxo::FCW)),
+        fsw_string(fx_u16(fx, fxo::FSW)),
+        fx[fxo::FTW],
+        mxcsr_string(fx_u32(fx, fxo::MXCSR))
+    ));
+    for i in 0..8 {
+        let v = fx_st(fx, i);
+        if fx_st_valid(fx, i) || v != F80::new(0, 0) {
+            let e = if fx_st_valid(fx, i) { "" } else { " (empty)" };
+            out.push(format!("st{i} {}{e}", v.describe()));
+        }
+    }
+    for i in 0..8 {
+        let v = fx_xmm(fx, i);
+        if v != 0 {
+            out.push(format!("xmm{i} {}", xmm_string(v)));
+        }
+    }
+    out
+}
+
+/// The initial bytes of the case's memory operands (addresses from the initial registers),
+/// for a report: with them, the report is a complete reproducer.
+pub fn operand_bytes(case: &SnippetCase) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(code) = case.regions.iter().find(|r| {
+        case.entry >= r.addr && u64::from(case.entry) < u64::from(r.addr) + r.data.len() as u64
+    }) else {
+        return out;
+    };
+    let start = (case.entry - code.addr) as usize;
+    let reg = |r: iced_x86::Register| -> Option<u32> {
+        if r == iced_x86::Register::None {
+            return Some(0);
+        }
+        let k = REG_NAMES
+            .iter()
+            .position(|n| format!("{r:?}").eq_ignore_ascii_case(n))?;
+        Some(case.regs[k])
+    };
+    for i in decode(&code.data[start..], case.entry).iter().take(64) {
+        if i.code() == Code::Int3 {
+            break;
+        }
+        if !(0..i.op_count()).any(|k| i.op_kind(k) == iced_x86::OpKind::Memory) {
+            continue;
+        }
+        let (Some(b), Some(x)) = (reg(i.memory_base()), reg(i.memory_index())) else {
+            continue;
+        };
+        let ea = b
+            .wrapping_add(x.wrapping_mul(i.memory_index_scale()))
+            .wrapping_add(i.memory_displacement32());
+        let size = i.memory_size().size().clamp(1, 16);
+        let Some(r) = case.regions.iter().find(|r| {
+            ea >= r.addr && u64::from(ea) + size as u64 <= u64::from(r.addr) + r.data.len() as u64
+        }) else {
+            continue;
+        };
+        let off = (ea - r.addr) as usize;
+        let hex: Vec<String> = r.data[off..off + size]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let line = format!(
+            "initial [{ea:#010x}] ({:?}): {}",
+            i.memory_size(),
+            hex.join(" ")
+        );
+        if !out.contains(&line) {
+            out.push(line);
+        }
+        if out.len() == 8 {
+            break;
+        }
+    }
+    out
+}
+
 /// Differences in the state after a case, as text lines (empty when equal). Flags in
 /// `allowed` may differ.
 pub fn diff(
@@ -321,6 +975,21 @@ pub fn diff(
     xl: &SnippetResult,
     allowed: u32,
 ) -> Vec<String> {
+    let check = Check {
+        allowed_flags: allowed,
+        ..Check::default()
+    };
+    diff_with(case, native, xl, &check)
+}
+
+/// Differences in the state after a case, as text lines (empty when equal).
+pub fn diff_with(
+    case: &SnippetCase,
+    native: &SnippetResult,
+    xl: &SnippetResult,
+    check: &Check,
+) -> Vec<String> {
+    let allowed = check.allowed_flags;
     let mut d = Vec::new();
     for (k, name) in REG_NAMES.iter().enumerate() {
         if native.regs[k] != xl.regs[k] {
@@ -355,6 +1024,7 @@ pub fn diff(
             stop_string(xl)
         ));
     }
+    d.extend(diff_fp(&native.fx, &xl.fx, check));
     if native.regions.len() != xl.regions.len() {
         d.push(format!(
             "regions native {} translated {}",
@@ -434,7 +1104,21 @@ pub fn compare_allowing(
     translated: &SnippetResult,
     allowed: u32,
 ) -> Result<(), String> {
-    let d = diff(case, native, translated, allowed);
+    let check = Check {
+        allowed_flags: allowed,
+        ..Check::default()
+    };
+    compare_with(case, native, translated, &check)
+}
+
+/// Compare the two sides of a case as `check` says.
+pub fn compare_with(
+    case: &SnippetCase,
+    native: &SnippetResult,
+    translated: &SnippetResult,
+    check: &Check,
+) -> Result<(), String> {
+    let d = diff_with(case, native, translated, check);
     if d.is_empty() {
         return Ok(());
     }
@@ -462,6 +1146,14 @@ pub fn report(
         .map(|(n, v)| format!("{n}={v:#010x}"))
         .collect();
     let _ = writeln!(s, "  initial {}", regs.join(" "));
+    if let Some(fx) = &case.fx {
+        for line in fx_summary(fx) {
+            let _ = writeln!(s, "  initial {line}");
+        }
+    }
+    for line in operand_bytes(case) {
+        let _ = writeln!(s, "  {line}");
+    }
     s.push_str(&disassemble(
         case,
         &[(native.eip, "native stop"), (xl.eip, "translated stop")],
@@ -473,6 +1165,9 @@ pub fn report(
         native.eip
     );
     for line in d {
+        let _ = writeln!(s, "  {line}");
+    }
+    for line in fp_pointer_notes(&native.fx, &xl.fx) {
         let _ = writeln!(s, "  {line}");
     }
     s
@@ -493,8 +1188,17 @@ pub struct Outcome {
 impl Outcome {
     /// Compare, allowing the flags in `allowed` to differ.
     pub fn check(&self, case: &SnippetCase, allowed: u32) -> Result<(), String> {
+        let check = Check {
+            allowed_flags: allowed,
+            ..Check::default()
+        };
+        self.check_with(case, &check)
+    }
+
+    /// Compare as `check` says.
+    pub fn check_with(&self, case: &SnippetCase, check: &Check) -> Result<(), String> {
         match &self.native {
-            Ok(n) => compare_allowing(case, n, &self.translated, allowed),
+            Ok(n) => compare_with(case, n, &self.translated, check),
             Err(e) => Err(format!(
                 "native run failed: {e}\n{}",
                 disassemble(case, &[(self.translated.eip, "translated stop")])

@@ -487,7 +487,7 @@ mod tests {
         assert!(matches!(ok(&f), Err(Error::Overlap)));
         // Huge bss running into the stack, and past 4 GiB.
         let mut d = DATA;
-        d[5] = 0xf000_0000;
+        d[5] = 0xf77b_6000;
         let f = elf32(ET_EXEC, EM_386, 0x0804_9000, &[TEXT, d], &[0; 0x10]);
         assert!(matches!(ok(&f), Err(Error::BadSegment { index: 1, .. })));
         d[5] = 0xffff_ff00;

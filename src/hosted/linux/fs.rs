@@ -35,6 +35,9 @@ const IOCTL_INT: &[u32] = &[
     libc::FIONCLEX as u32,
 ];
 
+/// select's three host fd_set buffers (read, write, except), None where the guest passed NULL.
+type FdSets = [Option<Vec<u8>>; 3];
+
 /// Directory offsets of one open directory as the guest sees them: cookie `k > 0` stands for
 /// the host offset `real[k - 1]`; 0 is 0 (the start).
 #[derive(Default)]
@@ -90,7 +93,7 @@ impl Process {
         }
     }
 
-    fn path_arg(&self, addr: u32) -> Result<CString, Errno> {
+    pub(super) fn path_arg(&self, addr: u32) -> Result<CString, Errno> {
         Ok(self.host_path(self.read_path(addr)?))
     }
 
@@ -712,10 +715,10 @@ impl Process {
 
     /// The three fd_set arguments of select: i386 bitmaps are arrays of 32-bit words; the
     /// host's of 64-bit words with the same bit order, so only the length differs.
-    fn read_fdsets(&self, n: u32, sets: [u32; 3]) -> Result<(usize, [Option<Vec<u8>>; 3]), Errno> {
+    fn read_fdsets(&self, n: u32, sets: [u32; 3]) -> Result<(usize, FdSets), Errno> {
         let guest_len = n.div_ceil(32) as usize * 4;
         let host_len = n.div_ceil(64) as usize * 8;
-        let mut out: [Option<Vec<u8>>; 3] = [None, None, None];
+        let mut out: FdSets = [None, None, None];
         for (o, &p) in out.iter_mut().zip(&sets) {
             if p != 0 {
                 let mut v = self.read_mem(p, guest_len)?;
@@ -731,7 +734,7 @@ impl Process {
         &mut self,
         guest_len: usize,
         ptrs: [u32; 3],
-        sets: &[Option<Vec<u8>>; 3],
+        sets: &FdSets,
     ) -> Result<(), Errno> {
         for (&p, s) in ptrs.iter().zip(sets) {
             if let Some(v) = s {

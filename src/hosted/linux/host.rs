@@ -479,12 +479,111 @@ pub fn is_ignored(sig: i32) -> bool {
 }
 
 /// Move a descriptor of the runner's out of the range programs use (F_DUPFD_CLOEXEC from
-/// `min`), closing the original.
+/// `min`), closing the original; it stays where it is if the fd limit is lower.
 pub fn move_high(fd: i32, min: i32) -> Result<i32> {
-    let n = int_call(
+    match int_call(
         libc::SYS_fcntl,
         &[fd.into(), libc::F_DUPFD_CLOEXEC.into(), min.into()],
-    )?;
-    let _ = close(fd);
-    Ok(n as i32)
+    ) {
+        Ok(n) => {
+            let _ = close(fd);
+            Ok(n as i32)
+        }
+        Err(_) => Ok(fd),
+    }
+}
+
+/// One line of /proc/self/maps that maps a memfd of the runner's.
+struct SharedMap {
+    start: usize,
+    len: usize,
+    prot: i32,
+    offset: i64,
+    inode: u64,
+}
+
+/// Give this process (a fork child) private copies of the runner's shared memfd mappings
+/// (`/memfd:xdbt-*`, such as the code cache's two views): after fork they are shared with
+/// the parent, and two processes translating into one cache corrupt each other. Each memfd
+/// is copied into a fresh one, mapped over the old views at the same addresses with the
+/// same permissions, so every pointer into them stays valid.
+///
+/// Must run before any translated code runs in the child, while the parent waits.
+pub fn privatize_shared_memfds() -> std::io::Result<()> {
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    let mut views: Vec<SharedMap> = Vec::new();
+    for line in maps.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 || !f[5].starts_with("/memfd:xdbt-") || !f[1].ends_with('s') {
+            continue;
+        }
+        let (a, b) = f[0].split_once('-').unwrap_or(("0", "0"));
+        let start = usize::from_str_radix(a, 16).unwrap_or(0);
+        let end = usize::from_str_radix(b, 16).unwrap_or(0);
+        let p = f[1].as_bytes();
+        let mut prot = 0;
+        if p[0] == b'r' {
+            prot |= libc::PROT_READ;
+        }
+        if p[1] == b'w' {
+            prot |= libc::PROT_WRITE;
+        }
+        if p[2] == b'x' {
+            prot |= libc::PROT_EXEC;
+        }
+        views.push(SharedMap {
+            start,
+            len: end.saturating_sub(start),
+            prot,
+            offset: i64::from_str_radix(f[2], 16).unwrap_or(0),
+            inode: f[4].parse().unwrap_or(0),
+        });
+    }
+    let mut inodes: Vec<u64> = views.iter().map(|v| v.inode).collect();
+    inodes.sort_unstable();
+    inodes.dedup();
+    for ino in inodes {
+        let group: Vec<&SharedMap> = views.iter().filter(|v| v.inode == ino).collect();
+        let size = group
+            .iter()
+            .map(|v| v.offset as usize + v.len)
+            .max()
+            .unwrap_or(0);
+        // SAFETY: a fresh memfd; the name is NUL-terminated.
+        let fd = unsafe { libc::memfd_create(c"xdbt-code".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let file = {
+            use std::os::fd::FromRawFd;
+            // SAFETY: `fd` is a fresh descriptor nothing else owns.
+            unsafe { std::fs::File::from_raw_fd(fd) }
+        };
+        file.set_len(size as u64)?;
+        // Copy each readable view's part of the old memfd into the new one.
+        for v in group.iter().filter(|v| v.prot & libc::PROT_READ != 0) {
+            // SAFETY: [start, start+len) is a readable mapping of this process (from
+            // /proc/self/maps) that nothing writes while we copy: the parent waits for us.
+            let bytes = unsafe { std::slice::from_raw_parts(v.start as *const u8, v.len) };
+            std::os::unix::fs::FileExt::write_all_at(&file, bytes, v.offset as u64)?;
+        }
+        for v in &group {
+            // SAFETY: MAP_FIXED over a mapping of ours with a same-sized view of a copy of
+            // its contents; no Rust reference into it is live.
+            let r = unsafe {
+                libc::mmap(
+                    v.start as *mut libc::c_void,
+                    v.len,
+                    v.prot,
+                    libc::MAP_SHARED | libc::MAP_FIXED,
+                    fd,
+                    v.offset,
+                )
+            };
+            if r == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
 }

@@ -216,7 +216,8 @@ mod tests {
     fn page_rounding() {
         assert_eq!(page_down(0x1234), 0x1000);
         assert_eq!(page_up(0x1001), Some(0x2000));
-        assert_eq!(page_up(0xffff_f001), None);
+        assert_eq!(page_up(0xffff_f001), Some(1 << 32));
+        assert_eq!(page_up(0x1_0000_0001), None);
         assert_eq!(page_up(0xffff_f000), Some(0xffff_f000));
     }
 

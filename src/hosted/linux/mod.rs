@@ -291,7 +291,7 @@ impl Process {
                 envp: &opts.envp,
                 execfn,
                 random,
-                hwcap: hwcap(&m),
+                hwcap: hwcap(),
                 ids,
             },
         )?;
@@ -302,24 +302,31 @@ impl Process {
         cpu.eip = img.entry;
         cpu.eflags = 0x202;
         let exe = std::fs::canonicalize(&opts.program).unwrap_or_else(|_| opts.program.clone());
-        let mut p = Process {
+        let exe = CString::new(exe.into_os_string().into_encoded_bytes()).unwrap_or_default();
+        let log = Log {
+            verbose: opts.verbose || opts.strace,
+            strace: opts.strace,
+            ..Log::default()
+        };
+        let mut p = Process::with_machine(m, mm, fds, exe, log);
+        p.init_signals(opts.ignored_signals);
+        Ok(p)
+    }
+
+    /// A process around a machine whose memory is already set up.
+    fn with_machine(m: Machine, mm: AddressSpace, fds: FdTable, exe: CString, log: Log) -> Process {
+        Process {
             m,
             mm,
             fds,
             sig: Signals::default(),
-            exe: CString::new(exe.into_os_string().into_encoded_bytes()).unwrap_or_default(),
-            log: Log {
-                verbose: opts.verbose || opts.strace,
-                strace: opts.strace,
-                ..Log::default()
-            },
+            exe,
+            log,
             clear_child_tid: 0,
             runner: std::env::current_exe().ok(),
             soft_limits: Default::default(),
             dir_offsets: Default::default(),
-        };
-        p.init_signals(opts.ignored_signals);
-        Ok(p)
+        }
     }
 
     /// Run the program until it ends.
@@ -388,7 +395,11 @@ impl Process {
             Err(SysErr::Errno(e)) => e.to_eax(),
             Err(SysErr::Exit(t)) => {
                 if self.log.strace {
-                    eprintln!("xdbt: {} -> {t:?}", syscalls::describe(nr, &args));
+                    eprintln!(
+                        "xdbt[{}]: {} -> {t:?}",
+                        host::getpid(),
+                        syscalls::describe(nr, &args)
+                    );
                 }
                 return Some(t);
             }
@@ -399,7 +410,11 @@ impl Process {
             } else {
                 format!("{eax:#x}")
             };
-            eprintln!("xdbt: {} = {shown}", syscalls::describe(nr, &args));
+            eprintln!(
+                "xdbt[{}]: {} = {shown}",
+                host::getpid(),
+                syscalls::describe(nr, &args)
+            );
         }
         self.m.cpu_mut().gpr[EAX] = eax;
         None
@@ -519,9 +534,10 @@ fn elf_arg_max() -> usize {
     (mm::STACK_SIZE / 4) as usize
 }
 
-/// AT_HWCAP: CPUID.1:EDX of the CPU the translator presents (0 until `Machine` exposes it).
-fn hwcap(_m: &Machine) -> u32 {
-    0
+/// AT_HWCAP: CPUID.1:EDX of the CPU the translator presents, as Linux passes
+/// `boot_cpu_data.x86_capability[CPUID_1_EDX]`.
+fn hwcap() -> u32 {
+    crate::interp::cpuid(1, 0)[3]
 }
 
 /// The signal Linux sends for an unhandled exception (arch/x86/kernel/traps.c).
@@ -549,3 +565,6 @@ pub fn run(opts: &Options) -> Result<(Termination, Process), Error> {
     let t = p.run();
     Ok((t, p))
 }
+
+#[cfg(test)]
+mod tests;

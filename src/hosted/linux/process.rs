@@ -773,26 +773,28 @@ impl Process {
         } else {
             None
         };
-        let vfork_pipe = if flags & CLONE_VFORK != 0 {
-            let [r, w] = host::pipe2(libc::O_CLOEXEC)?;
-            Some([host::move_high(r, 900)?, host::move_high(w, 900)?])
-        } else {
-            None
-        };
+        // The parent waits on this close-on-exec pipe: for one byte, which the child writes
+        // once it no longer shares the code cache, and for vfork until EOF, which comes when
+        // the child exec's or exits.
+        let [r, w] = host::pipe2(libc::O_CLOEXEC)?;
+        let (r, w) = (host::move_high(r, 900)?, host::move_high(w, 900)?);
         let pid = match host::fork() {
             Ok(p) => p,
             Err(e) => {
-                if let Some([r, w]) = vfork_pipe {
-                    let _ = host::close(r);
-                    let _ = host::close(w);
-                }
+                let _ = host::close(r);
+                let _ = host::close(w);
                 return Err(e.into());
             }
         };
         if pid == 0 {
-            // The child: its write end stays open until exec or exit.
-            if let Some([r, _]) = vfork_pipe {
-                let _ = host::close(r);
+            let _ = host::close(r);
+            if let Err(e) = host::privatize_shared_memfds() {
+                eprintln!("xdbt: fork: cannot copy the code cache: {e}");
+                std::process::exit(127);
+            }
+            let _ = host::write(w, b"x");
+            if flags & CLONE_VFORK == 0 {
+                let _ = host::close(w);
             }
             if newsp != 0 {
                 self.m.cpu_mut().gpr[ESP] = newsp;
@@ -818,14 +820,18 @@ impl Process {
             }
             return Ok(0);
         }
+        let _ = host::close(w);
+        let mut b = [0u8; 1];
+        loop {
+            match host::read(r, &mut b) {
+                Err(Errno::EINTR) => continue,
+                Ok(1) if flags & CLONE_VFORK != 0 => continue,
+                _ => break,
+            }
+        }
+        let _ = host::close(r);
         if flags & CLONE_PARENT_SETTID != 0 {
             self.write_u32(ptid, pid)?;
-        }
-        if let Some([r, w]) = vfork_pipe {
-            let _ = host::close(w);
-            let mut b = [0u8; 1];
-            while matches!(host::read(r, &mut b), Err(Errno::EINTR)) {}
-            let _ = host::close(r);
         }
         Ok(pid)
     }
@@ -833,7 +839,7 @@ impl Process {
     /// execve: an i386 ELF program starts the runner again on it; anything else (a host
     /// program, a script) is exec'd by the host as it is.
     pub(super) fn sys_execve(&mut self, path: u32, argv: u32, envp: u32) -> SysResult {
-        let path = self.read_path(path)?;
+        let path = self.path_arg(path)?;
         let args = self.read_str_array(argv)?;
         let env = self.read_str_array(envp)?;
         let mut head = [0u8; 20];

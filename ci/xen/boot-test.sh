@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Boot the custom Xen (ci/xen/build.sh) with a Debian dom0 under QEMU (software emulation)
+# and check, from dom0, that xdbt is linked in and that stock xl manages a native 64-bit PV
+# guest. See docs/XEN.md.
+#
+# dom0 prints one line per check on the serial console ("XDBT-CHECK <name> PASS|FAIL");
+# this script collects them from the serial log and exits non-zero if any expected check
+# is missing or failed.
+#
+# Environment: XDBT_BUILD_CACHE (default build-cache/), XDBT_SKIP_BUILD=1 (use the image
+# already in build-cache/out/), XDBT_BOOT_TIMEOUT (seconds, default 600).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+t0=$(date +%s)
+if [ "${XDBT_SKIP_BUILD:-0}" != 1 ]; then
+    bash "$xen_root/ci/xen/build.sh"
+fi
+t_build=$(($(date +%s) - t0))
+xen_img=$cache/out/xen
+[ -f "$xen_img" ] || die "no Xen image in $cache/out: run ci/xen/build.sh"
+xen_public=$cache/xen/xen-$XEN_UPSTREAM_VERSION/xen/include/public
+[ -d "$xen_public" ] || die "no Xen source tree in $cache/xen: run ci/xen/build.sh"
+
+t_prep=$(date +%s)
+boot=$cache/boot
+mkdir -p "$boot"
+
+# --- QEMU >= 8 (bookworm-backports) ------------------------------------------------------
+qemu_major() {
+    qemu-system-x86_64 --version 2>/dev/null | sed -nE '1s/.*version ([0-9]+).*/\1/p'
+}
+if [ "$(qemu_major || true)" = "" ] || [ "$(qemu_major)" -lt "$QEMU_MIN_MAJOR" ]; then
+    xapt_update
+    log "apt: installing qemu-system-x86 from bookworm-backports"
+    DEBIAN_FRONTEND=noninteractive xapt install -y -qq --no-install-recommends \
+        -t bookworm-backports qemu-system-x86 >/dev/null || die "cannot install QEMU"
+    [ "$(qemu_major)" -ge "$QEMU_MIN_MAJOR" ] || die "QEMU $(qemu_major) is too old"
+fi
+need_host_pkgs cpio gzip gcc binutils
+
+# --- dom0 packages -----------------------------------------------------------------------
+xen_pkgs=(xen-utils-4.17 xenstore-utils libxenmisc4.17 libxenstore4 libxencall1 libxenevtchn1
+    libxenforeignmemory1 libxengnttab1 libxentoollog1 libxentoolcore1 libxendevicemodel1
+    libxenhypfs1)
+specs=()
+for p in "${xen_pkgs[@]}"; do specs+=("$p=$XEN_DEB_VERSION"); done
+specs+=("libyajl2=$YAJL_VERSION" "busybox-static=$BUSYBOX_VERSION"
+    "linux-image-$DOM0_KERNEL_ABI=$DOM0_KERNEL_VERSION")
+fetch_debs "${specs[@]}"
+
+# The toolstack packages, unpacked once per version set.
+stage=$boot/stage
+stage_id="${specs[*]}"
+if [ "$(cat "$stage/.id" 2>/dev/null)" != "$stage_id" ]; then
+    log "dom0: unpacking the toolstack packages"
+    rm -rf "$stage"
+    mkdir -p "$stage"
+    for p in "${xen_pkgs[@]}"; do dpkg-deb -x "$(deb_file "$p" "$XEN_DEB_VERSION")" "$stage"; done
+    dpkg-deb -x "$(deb_file libyajl2 "$YAJL_VERSION")" "$stage"
+    dpkg-deb -x "$(deb_file busybox-static "$BUSYBOX_VERSION")" "$stage"
+    echo "$stage_id" >"$stage/.id"
+fi
+
+# The dom0 kernel and the modules the toolstack needs, in load order.
+modules=(xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs/xenfs)
+kernel=$boot/kernel-$DOM0_KERNEL_ABI
+if [ ! -f "$kernel/.done" ]; then
+    log "dom0: unpacking linux-image-$DOM0_KERNEL_ABI"
+    rm -rf "$kernel"
+    mkdir -p "$kernel"
+    members=("./boot/vmlinuz-$DOM0_KERNEL_ABI")
+    for m in "${modules[@]}"; do
+        members+=("./lib/modules/$DOM0_KERNEL_ABI/kernel/drivers/xen/$m.ko")
+    done
+    dpkg-deb --fsys-tarfile "$(deb_file "linux-image-$DOM0_KERNEL_ABI" "$DOM0_KERNEL_VERSION")" |
+        tar -x -C "$kernel" "${members[@]}"
+    touch "$kernel/.done"
+fi
+vmlinuz=$kernel/boot/vmlinuz-$DOM0_KERNEL_ABI
+
+# --- the native PV64 test guest ----------------------------------------------------------
+gsrc=$xen_root/ci/xen/guests/pv64-hello
+gout=$boot/guests
+mkdir -p "$gout"
+log "guest: building pv64-hello"
+gcflags=(-O2 -Wall -Wextra -Werror -ffreestanding -fno-pic -fno-pie -mno-red-zone
+    -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none
+    -mgeneral-regs-only -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__
+    -I"$xen_public")
+gcc "${gcflags[@]}" -c "$gsrc/head.S" -o "$gout/head.o"
+gcc "${gcflags[@]}" -c "$gsrc/main.c" -o "$gout/main.o"
+ld -nostdlib -static -no-pie --no-warn-rwx-segments --build-id=none -T "$gsrc/link.ld" \
+    "$gout/head.o" "$gout/main.o" -o "$gout/pv64-hello"
+
+# --- initramfs ---------------------------------------------------------------------------
+log "dom0: assembling the initramfs"
+root=$boot/initramfs
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,run,tmp,var/lib,var/log,etc,guests,lib/modules,lib64}
+mkdir -p "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib/xen-4.17/bin"
+cp "$stage/bin/busybox" "$root/bin/busybox"
+libdir=$stage/usr/lib/x86_64-linux-gnu
+# A binary and the shared libraries it needs (from the unpacked packages, else the host's).
+add_binary() {
+    local bin=$1 line lib
+    cp "$bin" "$root/usr/lib/xen-4.17/bin/"
+    while read -r line; do
+        case "$line" in
+        *"not found"*) die "$(basename "$bin"): $line" ;;
+        *"=> /"*) lib=${line#*=> } ;;
+        /*) lib=$line ;;
+        *) continue ;;
+        esac
+        lib=${lib%% (*}
+        case "$lib" in
+        */ld-linux-x86-64.so.2) cp -L "$lib" "$root/lib64/ld-linux-x86-64.so.2" ;;
+        *) cp -L "$lib" "$root/usr/lib/x86_64-linux-gnu/$(basename "$lib")" ;;
+        esac
+    done < <(LD_LIBRARY_PATH=$libdir ldd "$bin")
+}
+for b in xl xenstored xenconsoled xen-init-dom0; do
+    add_binary "$stage/usr/lib/xen-4.17/bin/$b"
+done
+# dlopen()ed by glibc's pthread_cancel; without it `xl create` aborts.
+libgcc=$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ { print $NF; exit }')
+[ -n "$libgcc" ] || die "libgcc_s.so.1 not found on the host"
+cp -L "$libgcc" "$root/usr/lib/x86_64-linux-gnu/libgcc_s.so.1"
+mod_names=()
+for m in "${modules[@]}"; do
+    cp "$kernel/lib/modules/$DOM0_KERNEL_ABI/kernel/drivers/xen/$m.ko" "$root/lib/modules/"
+    mod_names+=("$(basename "$m")")
+done
+sed "s|@MODULES@|${mod_names[*]}|" "$xen_root/ci/xen/dom0-init.sh" >"$root/init"
+chmod 755 "$root/init"
+cp "$gout/pv64-hello" "$root/guests/pv64-hello"
+cat >"$root/guests/pv64-hello.cfg" <<'EOF'
+name = "pv64-hello"
+type = "pv"
+kernel = "/guests/pv64-hello"
+extra = "poweroff"
+memory = 32
+vcpus = 1
+on_poweroff = "destroy"
+on_reboot = "destroy"
+on_crash = "destroy"
+EOF
+initrd=$boot/initramfs.cpio.gz
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$initrd"
+t_prep=$(($(date +%s) - t_prep))
+
+# --- boot --------------------------------------------------------------------------------
+serial=$boot/serial.log
+timeout_s=${XDBT_BOOT_TIMEOUT:-600}
+log "qemu: booting Xen + dom0 (TCG, -cpu qemu64, timeout ${timeout_s} s); serial log: $serial"
+t_boot=$(date +%s)
+: >"$serial"
+timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu qemu64 -smp 1 -m 2048 \
+    -nographic -no-reboot \
+    -kernel "$xen_img" \
+    -append "console=com1 com1=115200,8n1 dom0_mem=512M loglvl=all guest_loglvl=all" \
+    -initrd "$vmlinuz console=hvc0 quiet,$initrd" \
+    </dev/null >"$serial" 2>&1 &
+qemu_pid=$!
+trap 'kill "$qemu_pid" 2>/dev/null || true' EXIT
+# dom0 reboots when done and QEMU exits (-no-reboot); stop it if it lingers.
+done_at=
+while kill -0 "$qemu_pid" 2>/dev/null; do
+    if [ -z "$done_at" ] && grep -q "XDBT-BOOT-DONE" "$serial"; then
+        done_at=$(date +%s)
+    fi
+    if [ -n "$done_at" ] && [ $(($(date +%s) - done_at)) -gt 30 ]; then
+        log "qemu: still running 30 s after dom0 finished; stopping it"
+        kill "$qemu_pid" 2>/dev/null || true
+    fi
+    sleep 1
+done
+qemu_rc=0
+wait "$qemu_pid" || qemu_rc=$?
+trap - EXIT
+t_boot=$(($(date +%s) - t_boot))
+[ "$qemu_rc" -eq 124 ] && log "qemu: timed out after ${timeout_s} s"
+
+# --- verdict -----------------------------------------------------------------------------
+expected=(xen-booted toolstack xdbt-linked xl-info native-pv64-guest xl-list xl-unpause
+    xl-pause xl-unpause-again xl-destroy)
+# xen-patches/0002 makes Xen advertise the PV32 capability.
+for p in $(grep -v '^\s*\(#\|$\)' "$xen_root/xen-patches/series"); do
+    if grep -q 'x86_32p' "$xen_root/xen-patches/$p"; then
+        expected+=(xen-caps-x86_32p)
+        break
+    fi
+done
+markers=$(tr -d '\r' <"$serial" | grep -o 'XDBT-CHECK .*' || true)
+echo "== markers from the serial log"
+echo "$markers"
+failed=0
+for c in "${expected[@]}"; do
+    line=$(echo "$markers" | grep -m1 "^XDBT-CHECK $c " || true)
+    case "$line" in
+    *" PASS"*) ;;
+    "") echo "missing: XDBT-CHECK $c" && failed=1 ;;
+    *) failed=1 ;;
+    esac
+done
+if echo "$markers" | grep -q ' FAIL'; then failed=1; fi
+grep -q "XDBT-BOOT-DONE" "$serial" || {
+    echo "dom0 did not finish; the end of the serial log:"
+    tr -d '\r' <"$serial" | tail -n 30
+    failed=1
+}
+
+total=$(($(date +%s) - t0))
+echo "== times: build ${t_build} s, dom0 initramfs + guest ${t_prep} s, boot + checks ${t_boot} s, total ${total} s"
+passed=$(echo "$markers" | grep -c ' PASS' || true)
+nfailed=$(( ${#expected[@]} - passed ))
+[ "$nfailed" -lt 0 ] && nfailed=0
+[ "$failed" -eq 1 ] && [ "$nfailed" -eq 0 ] && nfailed=1
+echo "xen-boot: ${passed} passed, ${nfailed} failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,165 @@
+#!/bin/busybox sh
+# /init of the boot test's dom0 initramfs (assembled by ci/xen/boot-test.sh).
+#
+# Starts the Xen toolstack daemons, runs the checks, prints one line per check:
+#   XDBT-CHECK <name> PASS|FAIL [detail]
+# then "XDBT-BOOT-DONE" and reboots; QEMU runs with -no-reboot, so it exits.
+
+/bin/busybox mkdir -p /bin /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+export PATH=/usr/lib/xen-4.17/bin:/sbin:/bin:/usr/sbin:/usr/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mkdir -p /run/xen /run/xenstored /var/lib/xen /var/lib/xenstored /var/log/xen/console /tmp
+ln -s /run /var/run
+
+check() { # name PASS|FAIL [detail...]
+    name=$1
+    verdict=$2
+    shift 2
+    echo "XDBT-CHECK $name $verdict${*:+ $*}"
+}
+# Run a command quietly; show its output only if it fails.
+quiet() {
+    if "$@" >/tmp/cmd.out 2>&1; then
+        return 0
+    fi
+    echo "dom0: '$*' failed:"
+    cat /tmp/cmd.out
+    return 1
+}
+finish() {
+    echo "XDBT-BOOT-DONE"
+    sync
+    reboot -f
+    sleep 60
+}
+
+echo "dom0: /init started, kernel $(uname -r)"
+
+if [ "$(cat /sys/hypervisor/type 2>/dev/null)" = xen ]; then
+    check xen-booted PASS "dom0 $(uname -r) on Xen $(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/minor)$(cat /sys/hypervisor/version/extra)"
+else
+    check xen-booted FAIL "no /sys/hypervisor/type = xen"
+    finish
+fi
+
+# Kernel modules for the toolstack, in dependency order (xenfs needs xen-privcmd).
+for m in @MODULES@; do
+    quiet insmod "/lib/modules/$m.ko" || echo "dom0: insmod $m failed"
+done
+mount -t xenfs xenfs /proc/xen
+
+ok=1
+quiet xenstored --pid-file=/run/xenstored.pid || ok=0
+# Wait for the daemon's socket.
+i=0
+while [ ! -S /run/xenstored/socket ] && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+quiet xen-init-dom0 || ok=0
+quiet xenconsoled --log=guest --log-dir=/var/log/xen/console || ok=0
+if [ $ok = 1 ]; then
+    check toolstack PASS "xenstored, xen-init-dom0, xenconsoled"
+else
+    check toolstack FAIL
+fi
+
+# xdbt linked: xdbt_xen_init's printk in Xen's console ring.
+line=$(xl dmesg 2>/dev/null | grep "xdbt: translator core" | head -n 1)
+case "$line" in
+*"xdbt: translator core"*FAILED*) check xdbt-linked FAIL "${line#*) }" ;;
+*"xdbt: translator core"*) check xdbt-linked PASS "${line#*) }" ;;
+*) check xdbt-linked FAIL "no 'xdbt: translator core' line in xl dmesg" ;;
+esac
+
+# xl info, and the capability that xen-patches/0002 adds.
+if xl info >/tmp/xl-info 2>&1 && grep -q '^xen_version' /tmp/xl-info; then
+    check xl-info PASS "$(grep '^xen_version' /tmp/xl-info | tr -s ' ')"
+else
+    check xl-info FAIL "$(head -n 3 /tmp/xl-info)"
+fi
+caps=$(grep '^xen_caps' /tmp/xl-info | sed 's/^xen_caps *: *//')
+echo "dom0: xen_caps: $caps"
+case " $caps " in
+*" xen-3.0-x86_32p "*) check xen-caps-x86_32p PASS "$caps" ;;
+*) check xen-caps-x86_32p FAIL "$caps" ;;
+esac
+
+# Wait up to $2 seconds for domain $1 to be gone.
+wait_gone() {
+    i=0
+    while xl domid "$1" >/dev/null 2>&1; do
+        [ $i -ge $(($2 * 10)) ] && return 1
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 0
+}
+# The state column of `xl list` for domain $1 (r, b, p, ... flags).
+state() {
+    xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'
+}
+console_log=/var/log/xen/console/guest-pv64-hello.log
+guest_ok() {
+    grep -q "pv64-hello: ok" "$console_log" 2>/dev/null
+}
+
+# A native 64-bit PV guest: prints, waits for xenconsoled, powers off.
+t0=$(cut -d' ' -f1 /proc/uptime)
+if quiet xl create /guests/pv64-hello.cfg && wait_gone pv64-hello 60 && guest_ok; then
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    check native-pv64-guest PASS "console: '$(grep -m1 pv64-hello "$console_log" | tr -d '\r')'," \
+        "create to poweroff $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s"
+else
+    check native-pv64-guest FAIL "console log: '$(cat "$console_log" 2>/dev/null | tr -d '\r')'"
+    xl list
+    xl dmesg | tail -n 20
+    xl destroy pv64-hello >/dev/null 2>&1
+fi
+
+# The same guest held alive ("hold"), created paused: list, unpause, pause, unpause,
+# destroy.
+rm -f "$console_log"
+if quiet xl create -p /guests/pv64-hello.cfg 'extra="hold"' && xl list pv64-hello >/dev/null 2>&1; then
+    check xl-list PASS "$(xl list pv64-hello | awk 'NR == 2 { print $1, "id", $2, "mem", $3, "state", $5 }')"
+else
+    check xl-list FAIL "$(xl list 2>&1 | tail -n +2)"
+fi
+if quiet xl unpause pv64-hello; then
+    i=0
+    until guest_ok || [ $i -ge 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if guest_ok; then
+        check xl-unpause PASS "guest ran: '$(grep -m1 pv64-hello "$console_log" | tr -d '\r')'"
+    else
+        check xl-unpause FAIL "no console output after unpause"
+    fi
+else
+    check xl-unpause FAIL
+fi
+if quiet xl pause pv64-hello && case "$(state pv64-hello)" in *p*) true ;; *) false ;; esac; then
+    check xl-pause PASS "state $(state pv64-hello)"
+    if quiet xl unpause pv64-hello && case "$(state pv64-hello)" in *p*) false ;; *) true ;; esac; then
+        check xl-unpause-again PASS "state $(state pv64-hello)"
+    else
+        check xl-unpause-again FAIL "state $(state pv64-hello)"
+    fi
+else
+    check xl-pause FAIL "state $(state pv64-hello)"
+fi
+if quiet xl destroy pv64-hello && wait_gone pv64-hello 30; then
+    check xl-destroy PASS
+else
+    check xl-destroy FAIL "$(xl list 2>&1 | tail -n +2)"
+fi
+
+finish
