@@ -124,11 +124,15 @@ pub fn is_16bit_addressing(i: &Instruction) -> bool {
 }
 
 fn encode(e: &mut BlockEmitter, i: &Instruction) -> Result<(), CopyError> {
-    let mut enc = Encoder::new(64);
     let rip = e.at + e.buf.offset().0 as u64;
+    let enc = e.encoder.get_or_insert_with(|| Encoder::new(64));
     enc.encode(i, rip).map_err(|_| CopyError::Interpret)?;
     let bytes = enc.take_buffer();
     e.buf.extend(&bytes);
+    // Hand the allocation back for the next instruction.
+    let mut bytes = bytes;
+    bytes.clear();
+    enc.set_buffer(bytes);
     Ok(())
 }
 
@@ -277,7 +281,7 @@ pub fn emit_copy(e: &mut BlockEmitter, g: &Instruction, env: &SegEnv) -> Result<
         _ => return Err(CopyError::Interpret),
     };
     let seg = &env.seg[sidx];
-    let mut info = InstructionInfoFactory::new();
+    let info = e.info.get_or_insert_with(InstructionInfoFactory::new);
     let writes = info.info(g).used_memory().iter().any(|m| {
         matches!(
             m.access(),

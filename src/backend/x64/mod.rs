@@ -223,6 +223,9 @@ pub struct BlockEmitter<'a> {
     /// Exit stubs to emit after the body: (label, guest target, offset of the rel32 field
     /// of the jump or call that goes to the stub).
     stubs: Vec<(crate::backend::codebuf::DynamicLabel, u32, u32)>,
+    /// Reused across the block's instructions (both allocate when created).
+    pub encoder: Option<iced_x86::Encoder>,
+    pub info: Option<iced_x86::InstructionInfoFactory>,
 }
 
 impl<'a> BlockEmitter<'a> {
@@ -233,6 +236,8 @@ impl<'a> BlockEmitter<'a> {
             routines,
             pc_map: Vec::new(),
             stubs: Vec::new(),
+            encoder: None,
+            info: None,
         }
     }
 
