@@ -12,6 +12,7 @@ pub mod execmem;
 pub mod linux;
 pub mod machine;
 pub mod oracle;
+pub mod pvrun;
 pub mod signals;
 pub mod snippet;
 pub mod window;

@@ -169,6 +169,35 @@ impl Window {
         self.set_host_prot(first, n)
     }
 
+    /// Map `len` bytes of the file `fd` at `offset` (shared) at guest address `addr`: how a
+    /// PV guest's pseudo-physical frames appear at the virtual addresses its page tables
+    /// give them.
+    pub fn map_fd(&mut self, addr: GuestAddr, len: u64, fd: i32, offset: u64, prot: Prot) -> Result<()> {
+        let (first, n) = Self::range(addr, len)?;
+        if n == 0 {
+            return Ok(());
+        }
+        // SAFETY: MAP_FIXED over pages inside our own reservation; nothing else lives there.
+        let p = unsafe {
+            libc::mmap(
+                self.base.add(first * PAGE_SIZE as usize).cast(),
+                n * PAGE_SIZE as usize,
+                libc::PROT_NONE,
+                libc::MAP_SHARED | libc::MAP_FIXED,
+                fd,
+                offset as libc::off_t,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(os_err("mmap"));
+        }
+        for i in first..first + n {
+            self.prot[i] = prot;
+            self.drop_code(i);
+        }
+        self.set_host_prot(first, n)
+    }
+
     /// Unmap guest pages (they fault from now on).
     pub fn unmap(&mut self, addr: GuestAddr, len: u64) -> Result<()> {
         let (first, n) = Self::range(addr, len)?;

@@ -1,3 +1,4 @@
-//! The PV32 ABI layer (docs: /work/shared/design/pv32-abi.md): so far the start-of-day domain builder.
+//! The PV32 ABI layer (docs: /work/shared/design/pv32-abi.md).
 
 pub mod builder;
+pub mod hypercall;
