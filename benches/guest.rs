@@ -1,7 +1,10 @@
 //! Guest benchmark suite: `cargo bench --bench guest`.
 //!
 //! Builds the IA-32 C programs in `bench/programs/*.c` with
-//! `gcc -m32 -O2 -static` into `target/bench-programs/`, then runs each one
+//! `gcc -m32 -O2 -static ... -lm` into `target/bench-programs/` (a few sources
+//! are built more than once with extra flags, see [`VARIANTS`]: `nbody.c` as
+//! `nbody-sse` with `-msse2 -mfpmath=sse` and as `nbody-x87` with none, and
+//! likewise `matmul.c`), then runs each one
 //! natively, under `xdbt run-linux --stats` and under `qemu-i386`, for a number
 //! of interleaved rounds (native A, xdbt A, qemu A, native B, ...). Every run's
 //! stdout must match the native one. The median wall time per (program,
@@ -14,7 +17,8 @@
 //! - `QEMU_I386`: the qemu-i386 binary (default: `qemu-i386` on `PATH`).
 //! - `XDBT_BENCH_ROUNDS`: rounds per (program, runner), default 3.
 //! - `XDBT_BENCH_FILTER`: comma-separated program names to run (a name
-//!   matches when it contains one of the given strings).
+//!   matches when it contains one of the given strings; the names of the
+//!   variants count, so `x87` selects `nbody-x87` and `matmul-x87`).
 //! - `XDBT_BENCH_TIMEOUT`: seconds before one run is killed, default 300.
 //!
 //! Exit status: 0 when xdbt and every other available runner succeeded with
@@ -36,6 +40,29 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const DEFAULT_ROUNDS: usize = 3;
 const DEFAULT_TIMEOUT_SECS: u64 = 300;
 const STDERR_TAIL_LINES: usize = 12;
+
+/// The compiler flags of every guest: `gcc BASE_CFLAGS [variant flags] -o BIN SRC -lm`.
+const BASE_CFLAGS: [&str; 3] = ["-m32", "-O2", "-static"];
+/// One build of a source: (program name, extra gcc flags).
+type Variant = (&'static str, &'static [&'static str]);
+/// Sources built more than once: (file stem, its builds). Any other
+/// `bench/programs/NAME.c` is one program NAME with no extra flags.
+const VARIANTS: &[(&str, &[Variant])] = &[
+    (
+        "nbody",
+        &[
+            ("nbody-sse", &["-msse2", "-mfpmath=sse"]),
+            ("nbody-x87", &[]),
+        ],
+    ),
+    (
+        "matmul",
+        &[
+            ("matmul-sse", &["-msse2", "-mfpmath=sse"]),
+            ("matmul-x87", &[]),
+        ],
+    ),
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum RunnerKind {
@@ -115,6 +142,8 @@ impl Cell {
 struct Program {
     name: String,
     source: PathBuf,
+    /// gcc flags on top of [`BASE_CFLAGS`].
+    extra_cflags: &'static [&'static str],
     binary: PathBuf,
     cells: [Cell; 3],
     reference_stdout: Option<Vec<u8>>,
@@ -182,7 +211,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    println!("guests:  gcc -m32 -O2 -static ({gcc_version})");
+    println!("guests:  {} ({gcc_version})", guest_cflags(&programs, ""));
 
     // 2. The runners.
     let xdbt = locate_xdbt(&manifest_dir, &target_dir);
@@ -275,19 +304,41 @@ fn discover_programs(
         else {
             continue;
         };
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
+        let variants: &[Variant] = match VARIANTS.iter().find(|(stem, _)| *stem == name) {
+            Some((_, v)) => v,
+            None => &[("", &[])],
+        };
+        for &(variant, extra_cflags) in variants {
+            let name = if variant.is_empty() {
+                name.clone()
+            } else {
+                variant.to_string()
+            };
+            if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+                continue;
+            }
+            programs.push(Program {
+                binary: out_dir.join(&name),
+                name,
+                source: path.clone(),
+                extra_cflags,
+                cells: Default::default(),
+                reference_stdout: None,
+            });
         }
-        programs.push(Program {
-            binary: out_dir.join(&name),
-            name,
-            source: path,
-            cells: Default::default(),
-            reference_stdout: None,
-        });
     }
-    // A fixed, documented order: the four core programs first, then the rest.
-    const ORDER: [&str; 4] = ["integer", "memory", "interp", "calls"];
+    // A fixed, documented order: the four core programs, the floating-point
+    // ones, then the rest.
+    const ORDER: [&str; 8] = [
+        "integer",
+        "memory",
+        "interp",
+        "calls",
+        "nbody-sse",
+        "nbody-x87",
+        "matmul-sse",
+        "matmul-x87",
+    ];
     programs.sort_by_key(|p| {
         (
             ORDER
@@ -312,16 +363,25 @@ fn build_programs(programs: &[Program], target_dir: &Path) -> Result<String, Str
     for prog in programs {
         print!("building {} ... ", prog.binary.display());
         let out = Command::new("gcc")
-            .args(["-m32", "-O2", "-static", "-o"])
+            .args(BASE_CFLAGS)
+            .args(prog.extra_cflags)
+            .arg("-o")
             .arg(&prog.binary)
             .arg(&prog.source)
+            .arg("-lm")
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run gcc: {e}; {HINT}"))?;
         if !out.status.success() {
             println!("failed");
             return Err(format!(
-                "`gcc -m32 -O2 -static -o {} {}` failed ({}):\n{}\n{HINT}",
+                "`gcc {} -o {} {} -lm` failed ({}):\n{}\n{HINT}",
+                BASE_CFLAGS
+                    .iter()
+                    .chain(prog.extra_cflags)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 prog.binary.display(),
                 prog.source.display(),
                 describe_status(out.status),
@@ -331,6 +391,33 @@ fn build_programs(programs: &[Program], target_dir: &Path) -> Result<String, Str
         println!("ok");
     }
     Ok(version)
+}
+
+/// The guests' gcc command line, and the extra flags of the variants built with
+/// some: "gcc -m32 -O2 -static -lm, plus -msse2 -mfpmath=sse for nbody-sse, ...".
+/// `quote` goes around each command or flag list (a Markdown backtick or "").
+fn guest_cflags(programs: &[Program], quote: &str) -> String {
+    let mut s = format!("{quote}gcc {} -lm{quote}", BASE_CFLAGS.join(" "));
+    let mut seen: Vec<&[&str]> = Vec::new();
+    for prog in programs {
+        let flags = prog.extra_cflags;
+        if flags.is_empty() || seen.contains(&flags) {
+            continue;
+        }
+        seen.push(flags);
+        let names: Vec<&str> = programs
+            .iter()
+            .filter(|p| p.extra_cflags == flags)
+            .map(|p| p.name.as_str())
+            .collect();
+        let _ = write!(
+            s,
+            ", plus {quote}{}{quote} for {}",
+            flags.join(" "),
+            names.join(", ")
+        );
+    }
+    s
 }
 
 fn locate_xdbt(manifest_dir: &Path, target_dir: &Path) -> Runner {
@@ -822,7 +909,11 @@ fn report(
         md,
         "- Command: `cargo bench --bench guest` ({rounds} interleaved rounds, median wall time)"
     );
-    let _ = writeln!(md, "- Guests: `gcc -m32 -O2 -static` ({gcc_version})");
+    let _ = writeln!(
+        md,
+        "- Guests: {} ({gcc_version})",
+        guest_cflags(programs, "`")
+    );
     match &runners[x] {
         Runner::Available(c) => {
             let _ = writeln!(md, "- xdbt: `{} run-linux --stats`", c[0].display());

@@ -344,6 +344,25 @@ fn busybox_files_and_processes() {
             (&["sh", "-c", "read a b; echo \"$b $a\""], b"one two\n"),
             (&["sh", "-c", "kill -TERM $$; echo not reached"], b""),
             (&["sh", "-c", "exec cat tree/a.txt"], b""),
+            (&["sh", "-c", "sleep 0.1 & wait; echo waited"], b""),
+            (
+                &[
+                    "sh",
+                    "-c",
+                    "trap 'echo got USR1' USR1; kill -USR1 $$; echo after",
+                ],
+                b"",
+            ),
+            (&["sh", "-c", "sleep 5 & kill $!; wait $!; echo $?"], b""),
+            (&["sh", "-c", "sh -c 'kill -INT $$'; echo $?"], b""),
+            (
+                &[
+                    "sh",
+                    "-c",
+                    "seq 100000 | head -n 2; echo ${PIPESTATUS:-done}",
+                ],
+                b"",
+            ),
             (&["xargs", "-n", "2", "echo"], b"a b c d e\n"),
             (&["tar", "-cf", "-", "tree/a.txt"], b""),
             (

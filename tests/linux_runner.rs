@@ -180,6 +180,13 @@ fn fork_wait_pipe_exec() {
     assert!(lines(&x.stdout).contains(&"exec'd child: 7".to_string()));
 }
 
+#[test]
+fn signal_handlers_and_delivery() {
+    let x = same("signals", &[]);
+    assert_eq!(status(&x), 128 + libc::SIGTERM);
+    assert!(lines(&x.stdout).contains(&"restarted read=1 c=z hits=2".to_string()));
+}
+
 /// A guest fault ends the program like the kernel would, with one line on stderr.
 fn killed(name: &str, sig: i32, what: &str) {
     let x = same(name, &[]);
@@ -275,6 +282,10 @@ fn bad_programs_are_refused() {
     refused(&badentry_path, "Entry point");
 
     refused(&dir.join("does-not-exist"), "Cannot read program");
+    refused(&dir, "Permission denied");
+    let noexec = dir.join("not-executable");
+    std::fs::write(&noexec, &good).unwrap();
+    refused(&noexec, "Permission denied");
 
     // A dynamically linked i386 program (if the i386 libc for dynamic linking is there).
     let dynamic = dir.join("dynamic");

@@ -182,3 +182,15 @@ fn x87_runs_on_the_host_unit() {
     assert_eq!(res.stop.vector, 3, "{res:?}");
     assert_eq!(res.regs[0], 12);
 }
+
+/// Regression: `pop dword [abs32]` stored the destination address instead of the popped
+/// value (the value waited in R14, which the absolute address computation reused).
+#[test]
+fn pop_to_absolute_address() {
+    // push 0x1234 ; pop dword [0x20000010] ; mov eax, [0x20000010] ; int3
+    let code = [0x68, 0x34, 0x12, 0, 0, 0x8f, 0x05, 0x10, 0, 0, 0x20, 0xa1, 0x10, 0, 0, 0x20, 0xcc];
+    let mut r = SnippetRunner::new().unwrap();
+    let res = r.run(&case(&code, [0, 0, 0, 0, 0x2000_1000, 0, 0, 0]));
+    assert_eq!(res.regs[0], 0x1234);
+    assert_eq!(res.regs[4], 0x2000_1000);
+}

@@ -40,6 +40,8 @@ apt_opts=(
     -o "APT::Architectures::=amd64"
     -o "APT::Architecture=amd64"
     -o "Acquire::Retries=3"
+    # Files land in build-cache/, which apt's unprivileged download user may not reach.
+    -o "APT::Sandbox::User=root"
 )
 xapt() { apt-get "${apt_opts[@]}" "$@"; }
 xapt_cache() { apt-cache "${apt_opts[@]}" "$@"; }

@@ -94,8 +94,8 @@ fn load_rm_into_r14(
     emit_copy(e, &i, segs)
 }
 
-/// Store R14D (or R14W) to operand 0 of `g` (register or memory).
-fn store_r14_to_rm(
+/// Store R11D (or R11W) to operand 0 of `g` (register or memory).
+fn store_r11_to_rm(
     e: &mut BlockEmitter,
     g: &Instruction,
     segs: &SegEnv,
@@ -104,9 +104,9 @@ fn store_r14_to_rm(
     if g.op0_kind() == OpKind::Register {
         let h = HOST_REG[guest_reg_num(g.op0_register()).ok_or(CopyError::Interpret)?];
         if word {
-            asm!(e.buf ; mov Rw(h), r14w);
+            asm!(e.buf ; mov Rw(h), r11w);
         } else {
-            asm!(e.buf ; mov Rd(h), r14d);
+            asm!(e.buf ; mov Rd(h), r11d);
         }
         return Ok(());
     }
@@ -118,7 +118,7 @@ fn store_r14_to_rm(
     });
     i.set_op0_kind(OpKind::Memory);
     i.set_op1_kind(OpKind::Register);
-    i.set_op1_register(if word { Register::R14W } else { Register::R14D });
+    i.set_op1_register(if word { Register::R11W } else { Register::R11D });
     emit_copy(e, &i, segs)
 }
 
@@ -257,14 +257,15 @@ fn emit_insn(
                 }
             } else {
                 // POP r/m computes the destination address with ESP already incremented.
+                // The value waits in R11: computing that address may need R14 and R13.
                 if word {
-                    asm!(e.buf ; gs movzx r14d, WORD [r12d]);
+                    asm!(e.buf ; gs movzx r11d, WORD [r12d]);
                 } else {
-                    asm!(e.buf ; gs mov r14d, [r12d]);
+                    asm!(e.buf ; gs mov r11d, [r12d]);
                 }
                 asm!(e.buf ; lea r12d, [r12 + sz]);
                 e.mark_esp_adj(eip, -(sz as i8));
-                store_r14_to_rm(e, g, segs, word)?;
+                store_r11_to_rm(e, g, segs, word)?;
                 e.mark(eip);
             }
         }

@@ -12,6 +12,7 @@ use crate::exit::Exit;
 use crate::mmu::{GuestAddr, Prot};
 use crate::pv::builder::{self, BuildConfig, BootLayout, PtLevel, Pfn};
 use crate::pv::hypercall::{self, Outcome, PvDomain, PvHost};
+use crate::pv::traps;
 use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -179,6 +180,27 @@ fn set_ring1(m: &mut Machine, layout: &BootLayout) {
     cpu.eflags = r.eflags | 0x2;
 }
 
+/// Segment caches for selectors, from the machine's descriptor table.
+fn selector_fn(gdt: &[u64]) -> impl Fn(u16) -> Option<Segment> + '_ {
+    move |sel: u16| {
+        let d = *gdt.get(usize::from(sel >> 3))?;
+        (d != 0).then(|| Segment::from_descriptor(sel, d))
+    }
+}
+
+fn deliver(m: &mut Machine, dom: &mut PvDomain, vector: u8, err: Option<u32>) -> Result<(), traps::BounceError> {
+    let mut cpu = m.cpu().clone();
+    let gdt = m.gdt.clone();
+    let sel = selector_fn(&gdt);
+    traps::bounce(dom, &mut cpu, &mut m.mem, vector, err, &sel)?;
+    let flush = cpu.seg != m.cpu().seg;
+    *m.cpu_mut() = cpu;
+    if flush {
+        m.flush_code();
+    }
+    Ok(())
+}
+
 fn crash_report(m: &Machine, why: &str) {
     let c = m.cpu();
     let mut code = [0u8; 16];
@@ -239,6 +261,40 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             None => m.run(),
         };
         match exit {
+            Exit::SoftInt { vector: 0x82, .. } if m.cpu().cpl == 1 && m.cpu().gpr[0] == 23 => {
+                // HYPERVISOR_iret: the stub pushed EAX and never returns.
+                let mut cpu = m.cpu().clone();
+                let gdt = m.gdt.clone();
+                let sel = selector_fn(&gdt);
+                if let Err(e) = traps::hypervisor_iret(&mut dom, &mut cpu, &mut m.mem, &sel) {
+                    crash_report(&m, &format!("HYPERVISOR_iret: {e:?}"));
+                    break EXIT_CRASH;
+                }
+                *m.cpu_mut() = cpu;
+            }
+            Exit::SoftInt { vector, len } if vector != 0x82 || m.cpu().cpl != 1 => {
+                // `int n`: delivered if the gate's DPL allows it from this ring, else #GP.
+                let dpl = dom.trap_table.iter().find(|t| t.0 == vector).map(|t| t.1 & 3);
+                let (v, err) = if vector != 0x82 && dpl.is_some_and(|d| d >= m.cpu().cpl) {
+                    (vector, None)
+                } else {
+                    let c = m.cpu_mut();
+                    c.eip = c.eip.wrapping_sub(u32::from(len));
+                    (13, Some((u32::from(vector) << 3) | 2))
+                };
+                if let Err(e) = deliver(&mut m, &mut dom, v, err) {
+                    crash_report(&m, &format!("{e:?}"));
+                    break EXIT_CRASH;
+                }
+            }
+            Exit::Fault(f) => {
+                let v = f.vector as u8;
+                let err = traps::has_error_code(v).then_some(f.error_code);
+                if let Err(e) = deliver(&mut m, &mut dom, v, err) {
+                    crash_report(&m, &format!("{f:?} with no usable handler ({e:?})"));
+                    break EXIT_CRASH;
+                }
+            }
             Exit::SoftInt { vector: 0x82, .. } if m.cpu().cpl == 1 => {
                 let mut cpu = m.cpu().clone();
                 let out = hypercall::dispatch(&mut dom, &mut cpu, &mut m.mem, &mut console);

@@ -32,6 +32,8 @@ pub struct PvDomain {
     pub vm_assist: u32,
     /// Virtual CR0.TS (fpu_taskswitch).
     pub fpu_ts: bool,
+    /// vCPU 0's event upcall mask (vcpu_info.evtchn_upcall_mask), 1 at start of day.
+    pub upcall_mask: u8,
     pub hypercalls: u64,
 }
 

@@ -14,7 +14,10 @@ fn main() {
             in_package = line == "[package]";
         } else if in_package {
             if let Some(v) = line.strip_prefix("version") {
-                version = v.trim().strip_prefix('=').map(|v| v.trim().trim_matches('"').to_owned());
+                version = v
+                    .trim()
+                    .strip_prefix('=')
+                    .map(|v| v.trim().trim_matches('"').to_owned());
                 break;
             }
         }

@@ -197,6 +197,37 @@ impl Setup {
     }
 }
 
+/// x87 (FWAIT too), MMX, SSE, SSE2, SSE3, SSSE3 and FXSAVE/FXRSTOR codes valid in 32-bit mode that the
+/// default decoder produces (no FWAIT pseudo-forms, nothing only early CPUs had).
+pub fn is_fp_code(c: Code) -> bool {
+    use iced_x86::{CpuidFeature, EncodingKind};
+    use CpuidFeature as F;
+    let op = c.op_code();
+    let f = c.cpuid_features();
+    // FWAIT is an x87 instruction whose CPUID feature iced gives as the 8086's.
+    c == Code::Wait
+        || c != Code::INVALID
+            && op.is_instruction()
+            && op.mode32()
+            && op.encoding() == EncodingKind::Legacy
+            && !op.fwait()
+            && !f.iter().any(|x| format!("{x:?}").ends_with("ONLY"))
+            && f.iter().any(|x| {
+                matches!(
+                    x,
+                    F::FPU
+                        | F::FPU287
+                        | F::FPU387
+                        | F::MMX
+                        | F::SSE
+                        | F::SSE2
+                        | F::SSE3
+                        | F::SSSE3
+                        | F::FXSR
+                )
+            })
+}
+
 /// Assemble 32-bit code at [`CODE`] and append the final `int3`.
 pub fn asm(f: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Vec<u8> {
     asm_at(CODE, f)

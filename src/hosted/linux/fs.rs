@@ -207,6 +207,29 @@ impl Process {
         Ok(self.dir_offsets.get_mut(&fd).map_or(r, |t| t.cookie(r)))
     }
 
+    /// close_range: the guest's descriptors in `[first, last]` only (CLOSE_RANGE_CLOEXEC
+    /// marks them close-on-exec instead; CLOSE_RANGE_UNSHARE has nothing to unshare).
+    pub(super) fn sys_close_range(&mut self, first: u32, last: u32, flags: u32) -> SysResult {
+        const CLOSE_RANGE_UNSHARE: u32 = 2;
+        const CLOSE_RANGE_CLOEXEC: u32 = 4;
+        if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+            return Err(Errno::EINVAL.into());
+        }
+        for fd in self.fds.in_range(first, last) {
+            if flags & CLOSE_RANGE_CLOEXEC != 0 {
+                let _ = host::int_call(
+                    libc::SYS_fcntl,
+                    &[fd.into(), libc::F_SETFD.into(), libc::FD_CLOEXEC.into()],
+                );
+            } else {
+                self.fds.remove(fd);
+                self.dir_offsets.remove(&fd);
+                let _ = host::close(fd);
+            }
+        }
+        Ok(0)
+    }
+
     pub(super) fn sys_lseek(&mut self, fd: u32, off: u32, whence: u32) -> SysResult {
         let fd = self.fds.get(fd)?;
         let r = self.seek(fd, i64::from(off as i32), whence as i32)?;
@@ -688,7 +711,7 @@ impl Process {
     }
 
     /// poll/ppoll: `struct pollfd` is the same on i386 and x86-64. ppoll's signal mask is
-    /// not applied (signals are not delivered to the guest).
+    /// not applied.
     pub(super) fn sys_poll(
         &mut self,
         fds: u32,

@@ -587,3 +587,31 @@ pub fn privatize_shared_memfds() -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// setitimer (with `new`) or getitimer (without); the timer's previous value comes back.
+pub fn itimer(which: i32, new: Option<&libc::itimerval>) -> Result<libc::itimerval> {
+    let zero = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut old = libc::itimerval {
+        it_interval: zero,
+        it_value: zero,
+    };
+    let r = match new {
+        // SAFETY: `n` and `old` are itimervals of ours.
+        Some(n) => unsafe {
+            libc::syscall(
+                libc::SYS_setitimer,
+                which,
+                n as *const libc::itimerval,
+                &mut old as *mut libc::itimerval,
+            )
+        },
+        // SAFETY: `old` is an itimerval of ours.
+        None => unsafe {
+            libc::syscall(libc::SYS_getitimer, which, &mut old as *mut libc::itimerval)
+        },
+    };
+    cvt(r).map(|_| old)
+}

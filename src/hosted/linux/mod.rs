@@ -6,6 +6,7 @@
 //! - [`elf`]: validating and mapping the program, building the initial stack.
 //! - [`mm`]: the address-space layout (brk, mmap area, stack) and mapped-page bookkeeping.
 //! - [`syscalls`]: the dispatch table; [`fs`], [`vm`], [`process`]: the system calls.
+//! - [`signal`]: delivering signals into the guest (frames, sigreturn, host signals).
 //! - [`abi`]: errno values and i386 structure layouts; [`sysno`]: syscall numbers.
 //! - [`host`]: the host system calls made on the guest's behalf (the only `unsafe` here).
 //!
@@ -18,6 +19,7 @@ pub mod fs;
 pub mod host;
 pub mod mm;
 pub mod process;
+pub mod signal;
 pub mod syscalls;
 pub mod sysno;
 pub mod vm;
@@ -187,6 +189,13 @@ impl FdTable {
         self.owned.remove(&fd);
     }
 
+    /// The guest's descriptors in `[first, last]`.
+    pub fn in_range(&self, first: u32, last: u32) -> Vec<i32> {
+        let hi = i32::try_from(last).unwrap_or(i32::MAX);
+        let lo = i32::try_from(first).unwrap_or(i32::MAX);
+        self.owned.range(lo..=hi).copied().collect()
+    }
+
     /// True if `fd` is open in the host but not the guest's: the runner's own.
     pub fn is_runner_fd(&self, fd: i32) -> bool {
         !self.owned.contains(&fd)
@@ -194,9 +203,7 @@ impl FdTable {
     }
 }
 
-/// Signal state the guest set up. Signals are not delivered into the guest (no sigframe
-/// support yet); dispositions decide what a signal the program sends itself does, and
-/// SIG_IGN/SIG_DFL are mirrored to the host (see `process`).
+/// The guest's signal state: dispositions, mask, pending signals (see [`signal`]).
 pub struct Signals {
     /// rt_sigaction settings, by signal number (index 0 unused).
     pub actions: [SigAction; abi::NSIG as usize + 1],
@@ -204,8 +211,14 @@ pub struct Signals {
     pub mask: u64,
     /// Signals the program sent itself while blocking them.
     pub pending: u64,
-    /// sigaltstack's `stack_t` (recorded only): ss_sp, ss_flags, ss_size.
+    /// sigaltstack's `stack_t`: ss_sp, ss_flags, ss_size.
     pub altstack: [u8; 12],
+    /// The mask to restore once a handler returns (set by sigsuspend).
+    pub saved_mask: Option<u64>,
+    /// siginfo of pending signals the program sent itself.
+    pub info: std::collections::HashMap<i32, signal::Info>,
+    /// Signals caught in the host for the guest's handlers.
+    pub host_caught: u64,
 }
 
 impl Default for Signals {
@@ -218,6 +231,9 @@ impl Default for Signals {
             mask: 0,
             pending: 0,
             altstack,
+            saved_mask: None,
+            info: Default::default(),
+            host_caught: 0,
         }
     }
 }
@@ -265,11 +281,12 @@ impl Process {
     pub fn new(opts: &Options) -> Result<Process, Error> {
         use std::os::unix::fs::PermissionsExt;
         let fds = FdTable::inherited();
-        let file = std::fs::read(&opts.program).map_err(Error::Read)?;
+        // As execve: a regular file with execute permission (EACCES otherwise).
         let meta = std::fs::metadata(&opts.program).map_err(Error::Read)?;
-        if meta.permissions().mode() & 0o111 == 0 {
+        if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
             return Err(Error::NoExecPermission);
         }
+        let file = std::fs::read(&opts.program).map_err(Error::Read)?;
         let img = elf::parse(&file)?;
         let mut m = Machine::new()?;
         let mut mm = AddressSpace::new();
@@ -308,6 +325,7 @@ impl Process {
             strace: opts.strace,
             ..Log::default()
         };
+        signal::set_stop_handle(m.stop_handle());
         let mut p = Process::with_machine(m, mm, fds, exe, log);
         p.init_signals(opts.ignored_signals);
         Ok(p)
@@ -332,36 +350,31 @@ impl Process {
     /// Run the program until it ends.
     pub fn run(&mut self) -> Termination {
         loop {
-            match self.m.run() {
-                Exit::SoftInt { vector: 0x80, .. } => {
-                    if let Some(t) = self.syscall() {
-                        return t;
-                    }
-                }
+            let end = match self.m.run() {
+                Exit::SoftInt { vector: 0x80, len } => self.syscall(u32::from(len)),
                 // The gates Linux opens to user mode besides 0x80: int3 and into.
-                Exit::SoftInt { vector: 3, .. } => {
-                    return self.fault_signal(Fault::new(Vector::BP))
-                }
-                Exit::SoftInt { vector: 4, .. } => {
-                    return self.fault_signal(Fault::new(Vector::OF))
-                }
+                Exit::SoftInt { vector: 3, .. } => self.deliver_fault(Fault::new(Vector::BP)),
+                Exit::SoftInt { vector: 4, .. } => self.deliver_fault(Fault::new(Vector::OF)),
                 Exit::SoftInt { vector, len } => {
                     // Any other `int n` hits a DPL 0 gate: #GP(n*8+2) at the instruction.
                     let cpu = self.m.cpu_mut();
                     cpu.eip = cpu.eip.wrapping_sub(u32::from(len));
-                    return self.fault_signal(Fault::gp(u32::from(vector) * 8 + 2));
+                    self.deliver_fault(Fault::gp(u32::from(vector) * 8 + 2))
                 }
-                Exit::Fault(f) => return self.fault_signal(f),
+                Exit::Fault(f) => self.deliver_fault(f),
                 // hlt at CPL 3 is #GP(0); the engine should have said so, but be safe.
-                Exit::Halt => return self.fault_signal(Fault::gp(0)),
-                Exit::Stopped => {}
+                Exit::Halt => self.deliver_fault(Fault::gp(0)),
+                Exit::Stopped => None,
+            };
+            if let Some(t) = end.or_else(|| self.deliver_pending()) {
+                return t;
             }
         }
     }
 
     /// An exception the program does not handle: the signal Linux would kill it with
-    /// (arch/x86/kernel/traps.c).
-    fn fault_signal(&mut self, f: Fault) -> Termination {
+    /// (arch/x86/kernel/traps.c), and the line that reports it.
+    fn fault_termination(&mut self, f: Fault) -> Termination {
         let sig = fault_to_signal(f.vector);
         let eip = self.m.cpu().eip;
         let what = match f.vector {
@@ -383,8 +396,9 @@ impl Process {
         }
     }
 
-    /// Serve the `int $0x80` the guest just made. Returns Some when the process ended.
-    fn syscall(&mut self) -> Option<Termination> {
+    /// Serve the `int $0x80` (`len` bytes) the guest just made. Returns Some when the
+    /// process ended.
+    fn syscall(&mut self, len: u32) -> Option<Termination> {
         let g = self.m.cpu().gpr;
         let nr = g[EAX];
         // EBX ECX EDX ESI EDI EBP.
@@ -392,6 +406,16 @@ impl Process {
         let r = self.dispatch(nr, args);
         let eax = match r {
             Ok(v) => v,
+            Err(SysErr::Errno(Errno::EINTR)) if self.maybe_restart(nr, len) => {
+                if self.log.strace {
+                    eprintln!(
+                        "xdbt[{}]: {} interrupted, restarted",
+                        host::getpid(),
+                        syscalls::describe(nr, &args)
+                    );
+                }
+                return None;
+            }
             Err(SysErr::Errno(e)) => e.to_eax(),
             Err(SysErr::Exit(t)) => {
                 if self.log.strace {
@@ -416,6 +440,7 @@ impl Process {
                 syscalls::describe(nr, &args)
             );
         }
+        // sigreturn restores EAX itself (it "returns" the interrupted EAX).
         self.m.cpu_mut().gpr[EAX] = eax;
         None
     }

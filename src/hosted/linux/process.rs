@@ -2,15 +2,15 @@
 //! kernel/signal.c, kernel/time/, kernel/futex/, arch/x86/kernel/tls.c, kernel/fork.c,
 //! fs/exec.c, kernel/exit.c).
 //!
-//! Signals: the guest's dispositions are recorded, and SIG_IGN/SIG_DFL are mirrored to the
-//! host for the signals the runner does not use itself, so a SIGPIPE or Ctrl-C ends the
-//! runner as it would end the program. Handlers are never called (no signal frames yet): a
-//! signal a program sends itself is ignored if it has a handler, and otherwise does what
-//! its default action says. fork is the host's fork (the window is copied with the rest of
-//! the runner); execve of an i386 program starts the runner again on it.
+//! Signals: dispositions are mirrored to the host (SIG_IGN and SIG_DFL as they are, a
+//! handler by catching the signal for [`super::signal`] to deliver), so that a SIGPIPE or
+//! Ctrl-C ends the runner as it would end the program. fork is the host's fork (the window
+//! is copied with the rest of the runner); execve of an i386 program starts the runner again
+//! on it, anything else is exec'd by the host.
 
 use super::abi::{self, get_u32, Errno, Out, SigAction, TimeAbi, UserDesc};
 use super::host;
+use super::signal::{self, bit};
 use super::{Process, SysErr, SysResult, Termination};
 use crate::cpu::{SegReg, ESP};
 use crate::hosted::machine::{LINUX_TLS_ENTRIES, LINUX_TLS_MIN};
@@ -49,17 +49,6 @@ fn runner_signal(sig: i32) -> bool {
     )
 }
 
-fn stop_signal(sig: i32) -> bool {
-    matches!(
-        sig,
-        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
-    )
-}
-
-fn bit(sig: i32) -> u64 {
-    1u64 << (sig - 1)
-}
-
 /// Resources whose limits would starve the runner (its window and code cache), kept for the
 /// guest without being applied.
 fn soft_limit(res: u32) -> bool {
@@ -90,21 +79,19 @@ impl Process {
             .fold(0, |m, s| m | bit(s))
     }
 
-    fn mirror_signal(&mut self, sig: i32) {
+    /// Make the host treat `sig` as the guest asked: SIG_IGN and SIG_DFL as they are, a
+    /// handler by catching the signal for delivery into the guest.
+    pub(super) fn mirror_signal(&mut self, sig: i32) {
         if runner_signal(sig) {
             return;
         }
+        self.sig.host_caught &= !bit(sig);
         match self.sig.actions[sig as usize].handler {
             SigAction::SIG_IGN => host::set_disposition(sig, true),
             SigAction::SIG_DFL => host::set_disposition(sig, false),
             _ => {
-                // A handler we cannot call. For SIGPIPE the closest is to let the write fail
-                // with EPIPE, as it does after a handler returns; others keep their default.
-                host::set_disposition(sig, sig == libc::SIGPIPE);
-                self.log.once(format!(
-                    "{} handler installed; it will not be called",
-                    abi::signal_name(sig)
-                ));
+                signal::catch(sig);
+                self.sig.host_caught |= bit(sig);
             }
         }
     }
@@ -620,13 +607,63 @@ impl Process {
                 2 => n,
                 _ => return Err(Errno::EINVAL.into()),
             } & !(bit(libc::SIGKILL) | bit(libc::SIGSTOP));
-            // Signals the program sent itself while they were blocked arrive now.
-            let ready = self.sig.pending & !self.sig.mask;
-            if ready != 0 {
-                let s = ready.trailing_zeros() as i32 + 1;
-                self.sig.pending &= !bit(s);
-                self.self_signal(s)?;
+        }
+        Ok(0)
+    }
+
+    /// rt_sigpending: the signals that are pending while blocked.
+    pub(super) fn sys_rt_sigpending(&mut self, set: u32, size: u32) -> SysResult {
+        if size > 8 {
+            return Err(Errno::EINVAL.into());
+        }
+        let p = (self.sig.pending | signal::take_host_pending_peek()) & self.sig.mask;
+        self.write_mem(set, &p.to_le_bytes()[..size as usize])?;
+        Ok(0)
+    }
+
+    /// setitimer/getitimer with i386's `struct itimerval` (four 32-bit fields).
+    pub(super) fn sys_itimer(&mut self, which: u32, new: Option<u32>, old: u32) -> SysResult {
+        let tv = |b: &[u8], o: usize| libc::timeval {
+            tv_sec: i64::from(get_u32(b, o) as i32),
+            tv_usec: i64::from(get_u32(b, o + 4) as i32),
+        };
+        let n = match new {
+            Some(p) if p != 0 => {
+                let b = self.read_mem(p, 16)?;
+                Some(libc::itimerval {
+                    it_interval: tv(&b, 0),
+                    it_value: tv(&b, 8),
+                })
             }
+            _ => None,
+        };
+        if new.is_some() && n.is_none() {
+            // setitimer with a NULL value disarms the timer.
+            let zero = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 0,
+            };
+            let v = host::itimer(
+                which as i32,
+                Some(&libc::itimerval {
+                    it_interval: zero,
+                    it_value: zero,
+                }),
+            )?;
+            return self.put_itimer(old, &v);
+        }
+        let v = host::itimer(which as i32, n.as_ref())?;
+        self.put_itimer(old, &v)
+    }
+
+    fn put_itimer(&mut self, addr: u32, v: &libc::itimerval) -> SysResult {
+        if addr != 0 {
+            let mut o = Out::<16>::new();
+            o.u32(0, v.it_interval.tv_sec as u32)
+                .u32(4, v.it_interval.tv_usec as u32)
+                .u32(8, v.it_value.tv_sec as u32)
+                .u32(12, v.it_value.tv_usec as u32);
+            self.write_mem(addr, &o.0)?;
         }
         Ok(0)
     }
@@ -647,37 +684,24 @@ impl Process {
         Ok(0)
     }
 
-    /// A signal the program sends itself (kill/tgkill/tkill of its own pid, raise, abort).
-    fn self_signal(&mut self, sig: i32) -> SysResult {
+    /// A signal the program sends itself (kill/tgkill/tkill of its own pid, raise, abort):
+    /// pending now, delivered (or acted on) when the syscall returns, as Linux does.
+    fn self_signal(&mut self, sig: i32, code: i32) -> SysResult {
         if sig == 0 {
             return Ok(0);
         }
-        if self.sig.mask & bit(sig) != 0 && sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            self.sig.pending |= bit(sig);
-            return Ok(0);
+        if sig == libc::SIGKILL {
+            return Err(SysErr::Exit(Termination::Signaled { sig, report: None }));
         }
-        match self.sig.actions[sig as usize].handler {
-            SigAction::SIG_IGN if sig != libc::SIGKILL && sig != libc::SIGSTOP => Ok(0),
-            SigAction::SIG_DFL | SigAction::SIG_IGN => {
-                if abi::default_ignored(sig) {
-                    Ok(0)
-                } else if stop_signal(sig) {
-                    Ok(host::int_call(
-                        libc::SYS_kill,
-                        &[host::getpid().into(), sig.into()],
-                    )?)
-                } else {
-                    Err(SysErr::Exit(Termination::Signaled { sig, report: None }))
-                }
-            }
-            _ => {
-                self.log.once(format!(
-                    "{} handler not called (signal delivery is not supported)",
-                    abi::signal_name(sig)
-                ));
-                Ok(0)
-            }
-        }
+        let info = signal::Info {
+            code,
+            pid: host::getpid(),
+            uid: host::int_call(libc::SYS_getuid, &[]).unwrap_or(0),
+            ..Default::default()
+        };
+        self.sig.info.insert(sig, info);
+        self.sig.pending |= bit(sig);
+        Ok(0)
     }
 
     pub(super) fn sys_kill(&mut self, pid: u32, sig: u32) -> SysResult {
@@ -685,7 +709,7 @@ impl Process {
             return Err(Errno::EINVAL.into());
         }
         if pid == host::getpid() {
-            return self.self_signal(sig as i32);
+            return self.self_signal(sig as i32, 0);
         }
         Ok(host::int_call(
             libc::SYS_kill,
@@ -699,7 +723,8 @@ impl Process {
         }
         let me = host::getpid();
         if tid == host::gettid() && tgid.is_none_or(|g| g == me) {
-            return self.self_signal(sig as i32);
+            // SI_TKILL.
+            return self.self_signal(sig as i32, -6);
         }
         match tgid {
             Some(g) => Ok(host::int_call(
@@ -710,8 +735,23 @@ impl Process {
         }
     }
 
+    /// pause: until a signal is delivered (to a handler, or ending the program).
     pub(super) fn sys_pause(&mut self) -> SysResult {
-        host::pause();
+        let mask = self.sig.mask;
+        self.wait_for_signal(mask)
+    }
+
+    /// Sleep until a signal not in `mask` is pending; EINTR then (the delivery follows).
+    pub(super) fn wait_for_signal(&mut self, mask: u64) -> SysResult {
+        let old = std::mem::replace(&mut self.sig.mask, mask);
+        loop {
+            let ready = self.sig.pending | signal::take_host_pending_peek();
+            if ready & !mask != 0 {
+                break;
+            }
+            signal::wait_for_host_signal(self.sig.host_caught);
+        }
+        self.sig.mask = old;
         Err(Errno::EINTR.into())
     }
 
@@ -787,6 +827,10 @@ impl Process {
             }
         };
         if pid == 0 {
+            // Linux starts a child with no pending signals.
+            signal::clear_host_pending();
+            self.sig.pending = 0;
+            self.sig.info.clear();
             let _ = host::close(r);
             if let Err(e) = host::privatize_shared_memfds() {
                 eprintln!("xdbt: fork: cannot copy the code cache: {e}");

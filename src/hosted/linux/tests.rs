@@ -441,7 +441,9 @@ fn signals_the_program_sends_itself() {
         ),
         Err(libc::EINVAL)
     );
-    // With a handler the signal is not fatal (the handler is not run either).
+    // A self-sent signal is pending until the syscall returns; with a handler, delivery
+    // builds a frame and enters it.
+    p.m.cpu_mut().gpr[crate::cpu::ESP] = s + 4000;
     assert_eq!(
         call(
             &mut p,
@@ -450,6 +452,11 @@ fn signals_the_program_sends_itself() {
         ),
         Ok(0)
     );
+    assert_eq!(p.deliver_pending(), None);
+    assert_eq!(p.m.cpu().eip, 0x0804_8000);
+    assert_eq!(p.m.cpu().gpr[crate::cpu::EAX], libc::SIGUSR2 as u32);
+    // The handler's mask: its sa_mask plus the signal itself.
+    assert_eq!(p.sig.mask, 6 | (1 << (libc::SIGUSR2 - 1)));
     // A blocked fatal signal waits until it is unblocked.
     let bit = 1u64 << (libc::SIGUSR1 - 1);
     p.write_mem(s, &bit.to_le_bytes()).unwrap();
@@ -462,13 +469,14 @@ fn signals_the_program_sends_itself() {
         ),
         Ok(0)
     );
-    let t = end(&mut p, Sysno::rt_sigprocmask, &[1, s, 0, 8]);
+    assert_eq!(p.deliver_pending(), None);
+    assert_eq!(call(&mut p, Sysno::rt_sigprocmask, &[1, s, 0, 8]), Ok(0));
     assert_eq!(
-        t,
-        Termination::Signaled {
+        p.deliver_pending(),
+        Some(Termination::Signaled {
             sig: libc::SIGUSR1,
             report: None
-        }
+        })
     );
 }
 

@@ -1,5 +1,5 @@
 //! The start-of-day state libxc writes for an x86_32p guest: start_info
-//! (`start_info_x86_32`, tools/libs/guest/xg_dom_x86.c:757) and vCPU 0's context
+//! (`start_info_x86_32`, tools/libs/guest/xg_dom_x86.c:755) and vCPU 0's context
 //! (`vcpu_x86_32`, xg_dom_x86.c:880). Layouts: xen/include/public/xen.h, arch-x86/xen-x86_32.h.
 
 use super::notes::PaeMode;
@@ -7,12 +7,12 @@ use super::{Mfn, GUEST_TYPE};
 use crate::mmu::GuestAddr;
 use alloc::boxed::Box;
 use hypercall_abi::arch_x86_32::{
-    xen_pfn_to_cr3, VcpuGuestContext, FLAT_KERNEL_CS, FLAT_KERNEL_DS, FLAT_KERNEL_SS,
-    VGCF_in_kernel, VGCF_online,
+    xen_pfn_to_cr3, VGCF_in_kernel, VGCF_online, VcpuGuestContext, FLAT_KERNEL_CS, FLAT_KERNEL_DS,
+    FLAT_KERNEL_SS,
 };
 use hypercall_abi::xen::{
-    StartInfo, StartInfoConsole, StartInfoConsoleDomU, MAX_GUEST_CMDLINE,
-    VMASST_TYPE_pae_extended_cr3,
+    StartInfo, StartInfoConsole, StartInfoConsoleDomU, VMASST_TYPE_pae_extended_cr3,
+    MAX_GUEST_CMDLINE,
 };
 
 /// `sizeof(start_info_t)` for x86_32.
@@ -179,7 +179,13 @@ mod tests {
         assert_eq!(c.ctrlreg[3], 0x2345_6001);
         assert_eq!(c.vm_assist, 1 << 3);
         assert_eq!(c.flags, (1 << 2) | (1 << 5));
-        let c = vcpu_context(GuestAddr(0), GuestAddr(0), GuestAddr(0), PaeMode::Yes, Mfn(1));
+        let c = vcpu_context(
+            GuestAddr(0),
+            GuestAddr(0),
+            GuestAddr(0),
+            PaeMode::Yes,
+            Mfn(1),
+        );
         assert_eq!(c.vm_assist, 0);
     }
 }

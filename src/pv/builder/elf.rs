@@ -222,6 +222,7 @@ impl<'a> Elf<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
 
     fn header() -> Vec<u8> {
         let mut h = vec![0u8; EHDR_SIZE];
@@ -238,7 +239,10 @@ mod tests {
     #[test]
     fn identification_errors() {
         assert_eq!(Elf::parse(b"").err(), Some(BuildError::TruncatedHeader));
-        assert_eq!(Elf::parse(b"\x7fEL").err(), Some(BuildError::TruncatedHeader));
+        assert_eq!(
+            Elf::parse(b"\x7fEL").err(),
+            Some(BuildError::TruncatedHeader)
+        );
         assert_eq!(Elf::parse(b"MZ\x90\0").err(), Some(BuildError::NotElf));
         let mut h = header();
         assert!(Elf::parse(&h).is_ok());

@@ -4,30 +4,33 @@
 //!   (xen/common/libelf/libelf-dominfo.c:362, :416), libxc `xc_dom_parse_elf_kernel` and
 //!   `xc_dom_guest_type` (tools/libs/guest/xg_dom_elfloader.c:146, :53), `bootearly`
 //!   (xg_dom_x86.c:1652).
-//! - `build`: `xc_dom_build_image` (xg_dom_core.c:1138) with the x86_32p hooks
-//!   (xg_dom_x86.c:1886): `alloc_p2m_list_x86_32` (:549), `alloc_magic_pages_pv` (:564),
-//!   `alloc_pgtables_x86_32_pae` (:296) -> `alloc_pgtables_pv` (:264) -> `count_pgtables`
-//!   (:138), the boot stack, the 4 MiB padding; then `xc_dom_boot_image` (xg_dom_boot.c:165):
-//!   `setup_pgtables_x86_32_pae` (:449) -> `setup_pgtables_pv` (:409), `start_info_x86_32`
-//!   (:757), `setup_hypercall_page` (xg_dom_boot.c:40), `vcpu_x86_32` (:880), and
-//!   `xc_dom_gnttab_init` (xg_dom_boot.c:437).
+//! - `build`: `xc_dom_build_image` (xg_dom_core.c:1138) with the `xc_dom_32_pae` hooks
+//!   (xg_dom_x86.c:1886): `alloc_p2m_list_x86_32` (:539), `alloc_magic_pages_pv` (:575),
+//!   `alloc_pgtables_x86_32_pae` (:273) -> `alloc_pgtables_pv` (:240) -> `count_pgtables`
+//!   (:138), the boot stack, the 4 MiB padding; then what `xc_dom_boot_image`
+//!   (xg_dom_boot.c:165) writes: `setup_pgtables_x86_32_pae` (:450) -> `setup_pgtables_pv`
+//!   (:404) with `get_pg_prot` (:380), `start_info_x86_32` (:755), `setup_hypercall_page`
+//!   (xg_dom_boot.c:40), `vcpu_x86_32` (:880), and `xc_dom_gnttab_init` (xg_dom_boot.c:427).
 //!
-//! The segment allocator (`xc_dom_alloc_segment`, `xc_dom_alloc_page`, `xc_dom_alloc_pad`,
-//! `xc_dom_chk_alloc_pages`, xg_dom_core.c:527-627) hands out pfns from 0 and virtual
-//! addresses from VIRT_BASE in step, so VA = VIRT_BASE + pfn * 4096 throughout the mapping.
+//! The segment allocator (`xc_dom_chk_alloc_pages`, `xc_dom_alloc_pad`,
+//! `xc_dom_alloc_segment`, `xc_dom_alloc_page`, xg_dom_core.c:527, :553, :577, :613) hands
+//! out pfns from 0 and virtual addresses from VIRT_BASE in step, so VA = VIRT_BASE +
+//! pfn * 4096 throughout the mapping.
 
 use super::boot;
 use super::elf::{range, Elf};
 use super::notes::{NotesSource, PaeMode, XenNotes};
 use super::{
-    BootLayout, BuildConfig, BuildError, GrantSeed, HypercallPage, KernelInfo, LoadSegment,
-    Module, PageTable, Pfn, PtLevel, Region, SegmentCopy, FEATURE_AUTO_TRANSLATE,
-    FEATURE_DOM0, M2P_START, PAGE_SIZE,
+    BootLayout, BuildConfig, BuildError, GrantSeed, HypercallPage, KernelInfo, LoadSegment, Module,
+    PageTable, Pfn, PtLevel, Region, SegmentCopy, FEATURE_AUTO_TRANSLATE, FEATURE_DOM0, M2P_START,
+    PAGE_SIZE,
 };
 use crate::mmu::GuestAddr;
 use alloc::vec;
 use alloc::vec::Vec;
-use hypercall_abi::arch_x86_32::{_PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER};
+use hypercall_abi::arch_x86_32::{
+    _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_USER,
+};
 use hypercall_abi::grant_table::{GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE};
 use hypercall_abi::xen::SIF_MOD_START_PFN;
 
@@ -105,7 +108,7 @@ pub(super) fn check_kernel(
     }
     // xc_dom_alloc_pad refuses an unaligned boundary (and an unaligned VIRT_BASE would
     // break VA = VIRT_BASE + pfn * 4096).
-    if virt_kstart % PAGE != 0 || virt_base % PAGE != 0 {
+    if !virt_kstart.is_multiple_of(PAGE) || !virt_base.is_multiple_of(PAGE) {
         return Err(BuildError::KernelNotPageAligned);
     }
     // xc_dom_parse_elf_kernel.
@@ -181,7 +184,7 @@ impl Alloc {
 
     /// `xc_dom_alloc_pad`.
     fn alloc_pad(&mut self, boundary: u64) -> Result<(), BuildError> {
-        if boundary % PAGE != 0 {
+        if !boundary.is_multiple_of(PAGE) {
             return Err(BuildError::KernelNotPageAligned);
         }
         if boundary < self.virt_alloc_end {
@@ -191,7 +194,12 @@ impl Alloc {
     }
 
     /// `xc_dom_alloc_segment`: `start` 0 means "wherever the allocator is".
-    fn alloc_segment(&mut self, what: &'static str, start: u64, size: u64) -> Result<Seg, BuildError> {
+    fn alloc_segment(
+        &mut self,
+        what: &'static str,
+        start: u64,
+        size: u64,
+    ) -> Result<Seg, BuildError> {
         if start != 0 {
             self.alloc_pad(start)?;
         }
@@ -242,7 +250,7 @@ fn count_pgtables(
         return Err(BuildError::MappingInHypervisorArea);
     }
     let vaddr_mask = u64::from(u32::MAX); // bits_to_mask(VIRT_BITS_I386)
-    // The top level: one L3 covering everything.
+                                          // The top level: one L3 covering everything.
     let l3 = Lvl {
         from: 0,
         to: vaddr_mask,
@@ -304,20 +312,25 @@ fn region(s: Seg) -> Result<Region, BuildError> {
     })
 }
 
-/// `setup_pgtables_pv` for the single mapping: fill each level's tables (one flat array per
-/// level, indexed from the level's `from`) with the entries pointing at the level below.
-fn setup_pgtables(
-    lv: &[Lvl; 3],
-    area: Lvl,
-    mfn_of: &dyn Fn(Pfn) -> super::Mfn,
-) -> Vec<PageTable> {
+/// `setup_pgtables_pv` for the single mapping. libxc writes each level through a pointer to
+/// its first table and indexes on across the level's (contiguous) tables from the level's
+/// `from`; entry p of a level is entry p % 512 of its table p / 512.
+fn setup_pgtables(lv: &[Lvl; 3], area: Lvl, mfn_of: &dyn Fn(Pfn) -> super::Mfn) -> Vec<PageTable> {
     let pt_first = lv[2].pfn;
     let pt_end = pt_first + total_tables(lv);
-    let mut flat: [Vec<u64>; 3] = [
-        vec![0; (lv[0].n * 512) as usize],
-        vec![0; (lv[1].n * 512) as usize],
-        vec![0; (lv[2].n * 512) as usize],
-    ];
+    // Output order is pfn order: L3, L2s, L1s. `base[l]` is level l's first table in it.
+    let mut out = Vec::with_capacity(total_tables(lv) as usize);
+    let mut base = [0usize; 3];
+    for (l, level) in [(2, PtLevel::L3), (1, PtLevel::L2), (0, PtLevel::L1)] {
+        base[l] = out.len();
+        for i in 0..lv[l].n {
+            out.push(PageTable {
+                pfn: pfn32(lv[l].pfn + i),
+                level,
+                entries: vec![0; 512],
+            });
+        }
+    }
     for l in (0..3).rev() {
         let me = lv[l];
         let child = if l > 0 { lv[l - 1] } else { area };
@@ -332,8 +345,8 @@ fn setup_pgtables(
         let hi = me.to.min(child.to);
         let p_s = (lo - me.from) >> shift;
         let p_e = (hi - me.from) >> shift;
-        let mut pfn = ((lo - child.from) >> shift) + child.pfn;
-        for p in p_s..=p_e {
+        let first = ((lo - child.from) >> shift) + child.pfn;
+        for (p, pfn) in (p_s..=p_e).zip(first..) {
             // get_pg_prot: L1 entries that map the page tables themselves are read-only.
             let prot = if l > 0 {
                 UPPER_PROT
@@ -343,21 +356,17 @@ fn setup_pgtables(
                 L1_PROT
             };
             let entry = (u64::from(mfn_of(pfn32(pfn)).0) << 12) | prot;
-            // p < n * 512 by construction of the ranges (count_pgtables).
-            if let Some(e) = flat[l].get_mut(p as usize) {
-                *e = entry;
+            // p < n * 512 by construction of the ranges (count_pgtables), so the table is
+            // one of this level's.
+            let table = base[l] + (p / 512) as usize;
+            if p / 512 < me.n {
+                if let Some(e) = out
+                    .get_mut(table)
+                    .and_then(|t| t.entries.get_mut((p % 512) as usize))
+                {
+                    *e = entry;
+                }
             }
-            pfn += 1;
-        }
-    }
-    let mut out = Vec::with_capacity(total_tables(lv) as usize);
-    for (l, level) in [(2, PtLevel::L3), (1, PtLevel::L2), (0, PtLevel::L1)] {
-        for (i, entries) in flat[l].chunks_exact(512).enumerate() {
-            out.push(PageTable {
-                pfn: pfn32(lv[l].pfn + i as u64),
-                level,
-                entries: entries.to_vec(),
-            });
         }
     }
     out
@@ -376,7 +385,7 @@ pub(super) fn build(
     if cfg.nr_vcpus == 0 {
         return Err(BuildError::NoVcpus);
     }
-    if cfg.shared_info_maddr % PAGE != 0 || cfg.shared_info_maddr > u64::from(u32::MAX) {
+    if !cfg.shared_info_maddr.is_multiple_of(PAGE) || cfg.shared_info_maddr > u64::from(u32::MAX) {
         return Err(BuildError::BadSharedInfo);
     }
     if k.segments.iter().any(|s| {
@@ -579,9 +588,33 @@ mod tests {
     #[test]
     fn count_linux_style() {
         let lv = count_pgtables(0xc000_0000, 0xc03f_ffff, 8192, 17).unwrap();
-        assert_eq!(lv[2], Lvl { from: 0, to: 0xffff_ffff, pfn: 17, n: 1 });
-        assert_eq!(lv[1], Lvl { from: 0xc000_0000, to: 0xffff_ffff, pfn: 18, n: 1 });
-        assert_eq!(lv[0], Lvl { from: 0xc000_0000, to: 0xc03f_ffff, pfn: 19, n: 2 });
+        assert_eq!(
+            lv[2],
+            Lvl {
+                from: 0,
+                to: 0xffff_ffff,
+                pfn: 17,
+                n: 1
+            }
+        );
+        assert_eq!(
+            lv[1],
+            Lvl {
+                from: 0xc000_0000,
+                to: 0xffff_ffff,
+                pfn: 18,
+                n: 1
+            }
+        );
+        assert_eq!(
+            lv[0],
+            Lvl {
+                from: 0xc000_0000,
+                to: 0xc03f_ffff,
+                pfn: 19,
+                n: 2
+            }
+        );
     }
 
     /// VIRT_BASE 0: the L2 range is stretched to 0xFFFFFFFF, so L2s for slots 0..3 (four),
@@ -621,13 +654,19 @@ mod tests {
         };
         // Padding to 0xC0002000 takes pfns 0-1; a 0x1001-byte segment takes 2 pages.
         let s = a.alloc_segment("kernel", 0xc000_2000, 0x1001).unwrap();
-        assert_eq!((s.pfn, s.pages, s.vstart, s.vend), (2, 2, 0xc000_2000, 0xc000_3001));
+        assert_eq!(
+            (s.pfn, s.pages, s.vstart, s.vend),
+            (2, 2, 0xc000_2000, 0xc000_3001)
+        );
         assert_eq!(a.alloc_page("x"), Ok(4));
         assert_eq!(
             a.alloc_segment("big", 0, 12 * PAGE).err(),
             Some(BuildError::OutOfMemory("big"))
         );
         assert!(a.alloc_segment("fits", 0, 11 * PAGE).is_ok());
-        assert_eq!(a.alloc_pad(0xc000_0001), Err(BuildError::KernelNotPageAligned));
+        assert_eq!(
+            a.alloc_pad(0xc000_0001),
+            Err(BuildError::KernelNotPageAligned)
+        );
     }
 }

@@ -260,26 +260,19 @@ fn parse_note(n: &mut XenNotes, ty: u32, desc: &[u8]) -> Result<(), BuildError> 
             }
         }
         XEN_ELFNOTE_FEATURES => {
-            parse_features(
-                s,
-                &mut n.features_supported,
-                Some(&mut n.features_required),
-            )
-            .map_err(|()| BuildError::UnknownRequiredFeature)?;
+            parse_features(s, &mut n.features_supported, Some(&mut n.features_required))
+                .map_err(|()| BuildError::UnknownRequiredFeature)?;
         }
         XEN_ELFNOTE_SUPPORTED_FEATURES => {
             // elf_note_numeric_array(note, 4, 0) for the one submap.
-            if desc.is_empty() || desc.len() % 4 != 0 {
+            if desc.is_empty() || !desc.len().is_multiple_of(4) {
                 return Err(BuildError::BadNoteSize("SUPPORTED_FEATURES"));
             }
             n.features_supported |= u32_at(desc, 0).unwrap_or(0);
         }
-        XEN_ELFNOTE_BSD_SYMTAB => {
-            if s == b"yes" {
-                n.bsd_symtab = true;
-            }
-        }
-        // INFO, L1_MFN_VALID and unknown types: ignored, as in libelf.
+        XEN_ELFNOTE_BSD_SYMTAB if s == b"yes" => n.bsd_symtab = true,
+        // libelf has no entry for L1_MFN_VALID (nor INFO): ignored like unknown types.
+        XEN_ELFNOTE_L1_MFN_VALID => {}
         _ => {}
     }
     Ok(())
@@ -444,16 +437,15 @@ fn parse_guest_info(s: &[u8], n: &mut XenNotes) {
             b"ELF_PADDR_OFFSET" => n.paddr_offset = Some(strtoull(value)),
             // A page number, relative to VIRT_BASE (fixed up below).
             b"HYPERCALL_PAGE" => virt_hypercall = Some(strtoull(value).wrapping_shl(12)),
-            b"FEATURES" => {
+            b"FEATURES"
                 if parse_features(
                     value,
                     &mut n.features_supported,
                     Some(&mut n.features_required),
                 )
-                .is_err()
-                {
-                    break;
-                }
+                .is_err() =>
+            {
+                break;
             }
             _ => {}
         }
@@ -504,10 +496,7 @@ pub fn parse(elf: &Elf<'_>) -> Result<XenNotes, BuildError> {
         if let Some(sh) = guest {
             // libelf reads the string from the section start up to a NUL, whatever the
             // section size says; past the image it reads NULs.
-            let s = elf
-                .image
-                .get(sh.sh_offset as usize..)
-                .unwrap_or_default();
+            let s = elf.image.get(sh.sh_offset as usize..).unwrap_or_default();
             parse_guest_info(s, &mut n);
             n.source = Some(NotesSource::LegacyGuestInfo);
         }
@@ -519,6 +508,7 @@ pub fn parse(elf: &Elf<'_>) -> Result<XenNotes, BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec;
     use alloc::vec::Vec;
 
     fn note(name: &[u8], ty: u32, desc: &[u8]) -> Vec<u8> {
@@ -527,11 +517,11 @@ mod tests {
         v.extend_from_slice(&(desc.len() as u32).to_le_bytes());
         v.extend_from_slice(&ty.to_le_bytes());
         v.extend_from_slice(name);
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         v.extend_from_slice(desc);
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         v

@@ -13,7 +13,10 @@ pub struct Line<const N: usize> {
 
 impl<const N: usize> Line<N> {
     pub const fn new() -> Self {
-        Self { buf: [0; N], len: 0 }
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
     }
 
     /// The text with its terminating NUL, for `%s`.

@@ -2,7 +2,6 @@
 //! (frontend) and translate it to host code (backend templates). Nothing is executed: the
 //! host code lands in an ordinary heap buffer.
 
-use alloc::vec::Vec;
 use xdbt::backend::codebuf::CodeBuffer;
 use xdbt::backend::x64::emit_routines;
 use xdbt::cache::{CodeCache, ExecMemory};
@@ -18,20 +17,23 @@ const SAMPLE_EIP: u32 = 0x1000;
 /// mov eax, 1; add eax, ebx; inc ecx; jmp SAMPLE_EIP
 const SAMPLE: [u8; 10] = [0xb8, 0x01, 0x00, 0x00, 0x00, 0x01, 0xd8, 0x41, 0xeb, 0xf6];
 
-/// Read-and-execute-only guest memory holding `SAMPLE` at `SAMPLE_EIP`.
+/// One read-and-execute-only guest page at `SAMPLE_EIP`: `SAMPLE`, then zeros.
 struct SampleMemory;
 
 impl GuestMemory for SampleMemory {
     fn read(&self, addr: GuestAddr, buf: &mut [u8], acc: Access) -> Result<(), Fault> {
-        let start = addr.0.wrapping_sub(SAMPLE_EIP) as usize;
-        match SAMPLE.get(start..start + buf.len()) {
-            Some(src) => {
-                buf.copy_from_slice(src);
-                Ok(())
+        for (i, b) in buf.iter_mut().enumerate() {
+            let a = addr.offset(i as u32);
+            if a.page() != GuestAddr(SAMPLE_EIP).page() {
+                // Not mapped: the #PF the guest would see.
+                return mmu::check(Prot::empty(), a.0, acc);
             }
-            // Not mapped: the #PF the guest would see.
-            None => mmu::check(Prot::empty(), addr.0, acc),
+            *b = SAMPLE
+                .get((a.0 - SAMPLE_EIP) as usize)
+                .copied()
+                .unwrap_or(0);
         }
+        Ok(())
     }
 
     fn write(&mut self, addr: GuestAddr, _data: &[u8]) -> Result<(), Fault> {
@@ -45,8 +47,7 @@ pub struct Translated {
 }
 
 pub fn translate_sample() -> Result<Translated, &'static str> {
-    let block =
-        decode_block(&SampleMemory, SAMPLE_EIP, 16).map_err(|_| "fetch fault decoding")?;
+    let block = decode_block(&SampleMemory, SAMPLE_EIP, 16).map_err(|_| "fetch fault decoding")?;
     // Lay the routines and the block out as if at the buffer's address; never run.
     let mut routines_buf = CodeBuffer::new();
     routines_buf.bytes.reserve(4096);
@@ -69,9 +70,8 @@ pub fn translate_sample() -> Result<Translated, &'static str> {
         &mut cache,
     )
     .ok_or("block layout")?;
-    let host: Vec<u8> = code.bytes;
     Ok(Translated {
         guest_insns: block.insns.len(),
-        host_bytes: host.len(),
+        host_bytes: code.bytes.len(),
     })
 }

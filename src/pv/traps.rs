@@ -1,0 +1,127 @@
+//! Delivering exceptions to a PV32 guest kernel: the bounce frame Xen builds
+//! (`compat_create_bounce_frame`, xen/arch/x86/x86_64/compat/entry.S; pv32-abi.md section 3).
+//!
+//! From ring 1 the frame goes on the current stack; from ring 2/3 on `kernel_ss:kernel_sp`
+//! with SS and ESP of the interrupted context first. Then EFLAGS (IF = !upcall mask, as the
+//! guest sees it), CS with the saved upcall mask in bits 16-23, EIP, and the error code for
+//! the vectors that have one. The handler runs with TF, NT, RF and VM clear; a trap-table
+//! entry with flag bit 2 (or an event callback) also masks event upcalls.
+
+use super::hypercall::PvDomain;
+use crate::cpu::seg::{SegReg, Segment};
+use crate::cpu::{GuestCpu, ESP};
+use crate::exit::Vector;
+use crate::mmu::{GuestAddr, GuestMemory};
+
+/// Why a bounce could not be delivered: Xen crashes the domain in these cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BounceError {
+    /// No trap-table entry (or a null CS) for the vector.
+    NoHandler(u8),
+    /// Writing the frame faulted.
+    FrameFault,
+}
+
+/// `vcpu_info` fields (xen.h): evtchn_upcall_mask at byte 1, arch.cr2 at byte 8 of vCPU 0's
+/// slot, at the start of shared_info.
+pub const VCPU_INFO_UPCALL_MASK: u32 = 1;
+pub const VCPU_INFO_CR2: u32 = 8;
+
+/// Deliver `vector` (with `error` if the vector has one) to the guest's handler.
+/// `shared_info` is where vCPU 0's vcpu_info is reachable in guest memory, if mapped.
+pub fn bounce(
+    dom: &mut PvDomain,
+    cpu: &mut GuestCpu,
+    mem: &mut dyn GuestMemory,
+    vector: u8,
+    error: Option<u32>,
+    selectors: &dyn Fn(u16) -> Option<Segment>,
+) -> Result<(), BounceError> {
+    let &(_, flags, cs, eip) = dom
+        .trap_table
+        .iter()
+        .find(|t| t.0 == vector)
+        .ok_or(BounceError::NoHandler(vector))?;
+    if cs & !3 == 0 {
+        return Err(BounceError::NoHandler(vector));
+    }
+    let saved_mask = u32::from(dom.upcall_mask);
+    let mut esp = cpu.gpr[ESP];
+    let mut frame: alloc::vec::Vec<u32> = alloc::vec::Vec::new();
+    let from_user = cpu.cpl > 1;
+    if from_user {
+        frame.push(u32::from(cpu.seg(SegReg::Ss).selector));
+        frame.push(esp);
+        esp = dom.kernel_sp;
+    }
+    // The guest never sees real IF: it is the inverse of its upcall mask.
+    let mut eflags = cpu.eflags & !(1 << 9);
+    if saved_mask == 0 {
+        eflags |= 1 << 9;
+    }
+    frame.push(eflags);
+    frame.push(u32::from(cpu.seg(SegReg::Cs).selector) | (saved_mask << 16));
+    frame.push(cpu.eip);
+    if let Some(e) = error {
+        frame.push(e);
+    }
+    // Write from the lowest address up: the frame is pushed in the order above.
+    let base = esp.wrapping_sub(4 * frame.len() as u32);
+    for (k, v) in frame.iter().rev().enumerate() {
+        mem.write_u32(GuestAddr(base.wrapping_add(4 * k as u32)), *v)
+            .map_err(|_| BounceError::FrameFault)?;
+    }
+    if from_user {
+        let ss = (dom.kernel_ss & 0xffff) as u16;
+        *cpu.seg_mut(SegReg::Ss) = selectors(ss).ok_or(BounceError::FrameFault)?;
+    }
+    cpu.gpr[ESP] = base;
+    *cpu.seg_mut(SegReg::Cs) = selectors(cs).ok_or(BounceError::NoHandler(vector))?;
+    cpu.cpl = (cs & 3) as u8;
+    cpu.eip = eip;
+    // TF, NT, RF, VM cleared for the handler.
+    cpu.eflags &= !((1 << 8) | (1 << 14) | (1 << 16) | (1 << 17));
+    if flags & 4 != 0 {
+        dom.upcall_mask = 1;
+    }
+    Ok(())
+}
+
+/// Vectors whose exceptions push an error code.
+pub fn has_error_code(v: u8) -> bool {
+    Vector::from_u8(v).is_some_and(|v| v.has_error_code())
+}
+
+/// HYPERVISOR_iret (xen/arch/x86/pv/iret.c, compat_iret): the guest's stack holds EAX, EIP,
+/// CS, EFLAGS and, returning to ring 2/3, ESP and SS. The upcall mask becomes !EFLAGS.IF.
+pub fn hypervisor_iret(
+    dom: &mut PvDomain,
+    cpu: &mut GuestCpu,
+    mem: &mut dyn GuestMemory,
+    selectors: &dyn Fn(u16) -> Option<Segment>,
+) -> Result<(), BounceError> {
+    let sp = cpu.gpr[ESP];
+    let rd = |k: u32| mem.read_u32(GuestAddr(sp.wrapping_add(4 * k))).map_err(|_| BounceError::FrameFault);
+    let (eax, eip, cs, eflags) = (rd(0)?, rd(1)?, rd(2)?, rd(3)?);
+    let cs = (cs & 0xffff) as u16;
+    // Ring 0 is Xen's: the RPL is raised to 1 as Xen does.
+    let cs = if cs & 3 == 0 { cs | 1 } else { cs };
+    let seg_cs = selectors(cs).ok_or(BounceError::FrameFault)?;
+    let mut new_sp = sp.wrapping_add(16);
+    if cs & 3 > 1 {
+        let esp = rd(4)?;
+        let ss = (rd(5)? & 0xffff) as u16;
+        *cpu.seg_mut(SegReg::Ss) = selectors(ss).ok_or(BounceError::FrameFault)?;
+        new_sp = esp;
+    }
+    cpu.gpr[crate::cpu::EAX] = eax;
+    cpu.gpr[ESP] = new_sp;
+    cpu.eip = eip;
+    *cpu.seg_mut(SegReg::Cs) = seg_cs;
+    cpu.cpl = (cs & 3) as u8;
+    // IOPL and IF are virtual: keep the guest's view (IF=1 always), VM/RF cleared.
+    let keep = 0x0000_0200 | 0x0000_3000;
+    cpu.eflags = (eflags & !keep & !((1 << 16) | (1 << 17))) | (cpu.eflags & keep) | 0x2;
+    dom.upcall_mask = u8::from(eflags & (1 << 9) == 0);
+    Ok(())
+}
