@@ -46,6 +46,7 @@ fn random_bytes_never_escape() {
             regs,
             eflags: rng.next() as u32,
             entry: 0x1000_0000,
+            fx: None,
             regions: vec![
                 Region {
                     addr: 0x1000_0000,

@@ -9,6 +9,7 @@ fn case(code: &[u8], regs: [u32; 8]) -> SnippetCase {
         regs,
         eflags: 0,
         entry: 0x1000_0000,
+        fx: None,
         regions: vec![
             Region {
                 addr: 0x1000_0000,

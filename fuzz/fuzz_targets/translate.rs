@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         regs,
         eflags,
         entry: 0x1000_0000,
+        fx: None,
         regions: vec![
             // Writable code so that self-modifying paths are exercised too.
             Region { addr: 0x1000_0000, prot: Prot::RWX, data: code },
