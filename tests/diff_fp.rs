@@ -27,7 +27,7 @@
 mod support;
 
 use iced_x86::{
-    Code, CpuidFeature, Encoder, EncodingKind, Instruction, MemoryOperand, MemorySize, Mnemonic,
+    Code, CpuidFeature, Encoder, Instruction, MemoryOperand, MemorySize, Mnemonic,
     OpCodeOperandKind as K, Register,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -228,30 +228,6 @@ fn uses_mm(c: Code) -> bool {
 // ---------------------------------------------------------------------------------------
 // Values.
 
-const INT16_EDGES: [i16; 10] = [0, 1, -1, 2, 0x7fff, -0x8000, 0x1234, -300, 255, 0x7ffe];
-const INT32_EDGES: [i32; 10] = [
-    0,
-    1,
-    -1,
-    0x7fff_ffff,
-    -0x8000_0000,
-    0x8000,
-    -0x8001,
-    0x1234_5678,
-    100,
-    0x7fff,
-];
-const INT64_EDGES: [i64; 8] = [
-    0,
-    1,
-    -1,
-    i64::MAX,
-    i64::MIN,
-    0x1_0000_0000,
-    -0x8000_0001,
-    999_999_999_999_999_999,
-];
-
 /// Packed BCD operands: valid, the largest, negative zero, sign bytes with junk bits, and
 /// invalid digits (A-F nibbles).
 const BCD_EDGES: [[u8; 10]; 10] = [
@@ -266,47 +242,6 @@ const BCD_EDGES: [[u8; 10]; 10] = [
     [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
     [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0xff],
 ];
-
-/// A random 80-bit value: mostly an edge value, else a random number of moderate range.
-fn f80_value(rng: &mut Rng) -> F80 {
-    if rng.chance(3, 4) {
-        *rng.pick(&F80_EDGES)
-    } else {
-        let se = (0x3fff - 70 + rng.below(140)) as u16 | if rng.chance(1, 2) { 0x8000 } else { 0 };
-        F80::new(se, rng.next_u64() | 1 << 63)
-    }
-}
-
-fn f32_value(rng: &mut Rng) -> u32 {
-    if rng.chance(2, 3) {
-        *rng.pick(&F32_EDGES)
-    } else {
-        // Moderate exponents: arithmetic that rounds.
-        (rng.u32() & 0x807f_ffff) | ((0x70 + rng.below(0x20)) << 23)
-    }
-}
-
-fn f64_value(rng: &mut Rng) -> u64 {
-    if rng.chance(2, 3) {
-        *rng.pick(&F64_EDGES)
-    } else {
-        (rng.next_u64() & 0x800f_ffff_ffff_ffff) | (u64::from(0x3f0 + rng.below(0x20)) << 52)
-    }
-}
-
-fn int_value(rng: &mut Rng, size: usize) -> u64 {
-    match rng.below(4) {
-        0 => rng.next_u64(),
-        1 => match size {
-            1 => *rng.pick(&[0u64, 1, 0x7f, 0x80, 0xff, 0xfe, 0x55]),
-            2 => *rng.pick(&INT16_EDGES) as u16 as u64,
-            4 => *rng.pick(&INT32_EDGES) as u32 as u64,
-            _ => *rng.pick(&INT64_EDGES) as u64,
-        },
-        2 => u64::from(rng.below(0x200)),
-        _ => u64::from(rng.value()) | u64::from(rng.value()) << 32,
-    }
-}
 
 /// Bytes of `len` elements of type `el` (of `size` bytes each).
 fn lanes(rng: &mut Rng, el: MemorySize, size: usize, len: usize) -> Vec<u8> {
@@ -342,42 +277,6 @@ fn xmm_value(rng: &mut Rng, el: MemorySize, size: usize) -> u128 {
     let mut a = [0u8; 16];
     a.copy_from_slice(&b);
     u128::from_le_bytes(a)
-}
-
-/// A random x87 control word: every precision and rounding control, usually all exceptions
-/// masked; now and then some unmasked, the reserved bit 6 or the 287's infinity control.
-fn fcw_value(rng: &mut Rng) -> u16 {
-    let pc = rng.below(4) as u16;
-    let rc = rng.below(4) as u16;
-    let masks = if rng.chance(1, 6) {
-        rng.below(64) as u16
-    } else {
-        0x3f
-    };
-    let extra = if rng.chance(1, 8) {
-        *rng.pick(&[0x0000u16, 0x1000, 0x0040, 0x1040])
-    } else {
-        0x0040
-    };
-    masks | extra | pc << 8 | rc << 10
-}
-
-/// A random MXCSR: every rounding mode, DAZ, FTZ, usually all exceptions masked, and
-/// sometimes sticky flags already set.
-fn mxcsr_value(rng: &mut Rng) -> u32 {
-    if rng.chance(1, 3) {
-        return 0x1f80;
-    }
-    let rc = rng.below(4) << 13;
-    let daz = if rng.chance(1, 3) { 0x40 } else { 0 };
-    let ftz = if rng.chance(1, 3) { 0x8000 } else { 0 };
-    let masks = if rng.chance(1, 6) {
-        rng.below(64) << 7
-    } else {
-        0x1f80
-    };
-    let flags = if rng.chance(1, 4) { rng.below(64) } else { 0 };
-    rc | daz | ftz | masks | flags
 }
 
 /// A random FP state for a row of `code`: a register stack of a few edge values (or an MMX

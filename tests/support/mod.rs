@@ -611,6 +611,166 @@ pub const F32_EDGES: [u32; 20] = [
     0x4040_0000, // 3
 ];
 
+pub const INT16_EDGES: [i16; 10] = [0, 1, -1, 2, 0x7fff, -0x8000, 0x1234, -300, 255, 0x7ffe];
+pub const INT32_EDGES: [i32; 10] = [
+    0,
+    1,
+    -1,
+    0x7fff_ffff,
+    -0x8000_0000,
+    0x8000,
+    -0x8001,
+    0x1234_5678,
+    100,
+    0x7fff,
+];
+pub const INT64_EDGES: [i64; 8] = [
+    0,
+    1,
+    -1,
+    i64::MAX,
+    i64::MIN,
+    0x1_0000_0000,
+    -0x8000_0001,
+    999_999_999_999_999_999,
+];
+
+/// A random 80-bit value: mostly an edge value, else a random number of moderate range.
+pub fn f80_value(rng: &mut Rng) -> F80 {
+    if rng.chance(3, 4) {
+        *rng.pick(&F80_EDGES)
+    } else {
+        let se = (0x3fff - 70 + rng.below(140)) as u16 | if rng.chance(1, 2) { 0x8000 } else { 0 };
+        F80::new(se, rng.next_u64() | 1 << 63)
+    }
+}
+
+pub fn f32_value(rng: &mut Rng) -> u32 {
+    if rng.chance(2, 3) {
+        *rng.pick(&F32_EDGES)
+    } else {
+        // Moderate exponents: arithmetic that rounds.
+        (rng.u32() & 0x807f_ffff) | ((0x70 + rng.below(0x20)) << 23)
+    }
+}
+
+pub fn f64_value(rng: &mut Rng) -> u64 {
+    if rng.chance(2, 3) {
+        *rng.pick(&F64_EDGES)
+    } else {
+        (rng.next_u64() & 0x800f_ffff_ffff_ffff) | (u64::from(0x3f0 + rng.below(0x20)) << 52)
+    }
+}
+
+pub fn int_value(rng: &mut Rng, size: usize) -> u64 {
+    match rng.below(4) {
+        0 => rng.next_u64(),
+        1 => match size {
+            1 => *rng.pick(&[0u64, 1, 0x7f, 0x80, 0xff, 0xfe, 0x55]),
+            2 => *rng.pick(&INT16_EDGES) as u16 as u64,
+            4 => *rng.pick(&INT32_EDGES) as u32 as u64,
+            _ => *rng.pick(&INT64_EDGES) as u64,
+        },
+        2 => u64::from(rng.below(0x200)),
+        _ => u64::from(rng.value()) | u64::from(rng.value()) << 32,
+    }
+}
+
+/// A random x87 control word: every precision and rounding control, usually all exceptions
+/// masked; now and then some unmasked, the reserved bit 6 or the 287's infinity control.
+pub fn fcw_value(rng: &mut Rng) -> u16 {
+    let pc = rng.below(4) as u16;
+    let rc = rng.below(4) as u16;
+    let masks = if rng.chance(1, 6) {
+        rng.below(64) as u16
+    } else {
+        0x3f
+    };
+    let extra = if rng.chance(1, 8) {
+        *rng.pick(&[0x0000u16, 0x1000, 0x0040, 0x1040])
+    } else {
+        0x0040
+    };
+    masks | extra | pc << 8 | rc << 10
+}
+
+/// A random MXCSR: every rounding mode, DAZ, FTZ, usually all exceptions masked, and
+/// sometimes sticky flags already set.
+pub fn mxcsr_value(rng: &mut Rng) -> u32 {
+    if rng.chance(1, 3) {
+        return 0x1f80;
+    }
+    let rc = rng.below(4) << 13;
+    let daz = if rng.chance(1, 3) { 0x40 } else { 0 };
+    let ftz = if rng.chance(1, 3) { 0x8000 } else { 0 };
+    let masks = if rng.chance(1, 6) {
+        rng.below(64) << 7
+    } else {
+        0x1f80
+    };
+    let flags = if rng.chance(1, 4) { rng.below(64) } else { 0 };
+    rc | daz | ftz | masks | flags
+}
+
+/// 16 bytes of edge values of one random type (floats, doubles, an 80-bit value, integers),
+/// for the data that random FP code loads.
+pub fn edge_slot(rng: &mut Rng) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    match rng.below(5) {
+        0 => {
+            for k in 0..4 {
+                b[4 * k..4 * k + 4].copy_from_slice(&f32_value(rng).to_le_bytes());
+            }
+        }
+        1 => {
+            for k in 0..2 {
+                b[8 * k..8 * k + 8].copy_from_slice(&f64_value(rng).to_le_bytes());
+            }
+        }
+        2 => {
+            b[..10].copy_from_slice(&f80_value(rng).bytes());
+            b[10..12].copy_from_slice(&fcw_value(rng).to_le_bytes());
+            b[12..16].copy_from_slice(&mxcsr_value(rng).to_le_bytes());
+        }
+        3 => {
+            for k in 0..2 {
+                b[8 * k..8 * k + 8].copy_from_slice(&int_value(rng, 8).to_le_bytes());
+            }
+        }
+        _ => {
+            for k in 0..4 {
+                b[4 * k..4 * k + 4].copy_from_slice(&(int_value(rng, 4) as u32).to_le_bytes());
+            }
+        }
+    }
+    b
+}
+
+/// A random x87/MMX/SSE state: a register stack of edge values (or an MMX state), values
+/// in the empty registers, XMM registers of edge values, random FCW and MXCSR.
+pub fn random_fx(rng: &mut Rng) -> Fx {
+    let mut fx = Fx::fninit().fcw(fcw_value(rng)).mxcsr(mxcsr_value(rng));
+    if rng.chance(1, 5) {
+        for i in 0..8 {
+            fx = fx.mm(i, rng.next_u64());
+        }
+    } else {
+        let n = *rng.pick(&[0usize, 0, 1, 2, 3, 4, 6, 8]);
+        let vals: Vec<F80> = (0..n).map(|_| f80_value(rng)).collect();
+        fx = fx.stack(&vals);
+        for i in n..8 {
+            if rng.chance(1, 3) {
+                fx = fx.st_empty(i, f80_value(rng));
+            }
+        }
+    }
+    for i in 0..8 {
+        let lo = edge_slot(rng);
+        fx = fx.xmm(i, u128::from_le_bytes(lo));
+    }
+    fx
+}
+
 /// An FXSAVE image to start a case from ([`Setup::fx`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fx(pub Vec<u8>);

@@ -1,5 +1,9 @@
 //! The `xdbt` command.
 //!
+//! - `xdbt run KERNEL [--memory MiB] [--cmdline STR] [--ramdisk FILE] [--timeout SECS]
+//!   [--stats]`: boot a Xen PV32 kernel under the translator with no Xen
+//!   (`xdbt::hosted::pvrun`). Exit status: 0 poweroff, 1 crash, 2 usage/bad input,
+//!   3 reboot, 4 timeout.
 //! - `xdbt run-linux [--stats] [-v] PROGRAM [ARGS]...`: run a static Linux i386 program
 //!   under the translator (`xdbt::hosted::linux`). The exit status is the program's; a
 //!   program killed by a signal kills `xdbt` with the same signal (a shell shows 128+n).
@@ -21,8 +25,71 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Boot a Xen PV32 kernel under the translator, with no Xen.
+    Run(RunPv),
     /// Run a static Linux i386 ELF program under the translator.
     RunLinux(RunLinux),
+}
+
+#[derive(Args)]
+struct RunPv {
+    /// The PV32 kernel (an ELF image with Xen notes).
+    kernel: PathBuf,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 32)]
+    memory: u32,
+    /// vCPUs (only 1 so far).
+    #[arg(long, default_value_t = 1)]
+    vcpus: u32,
+    /// Kernel command line (start_info.cmd_line).
+    #[arg(long, default_value = "")]
+    cmdline: String,
+    /// Initial ramdisk module.
+    #[arg(long)]
+    ramdisk: Option<PathBuf>,
+    /// Extra xenstore entries KEY=VALUE (the built-in xenstore is not written yet).
+    #[arg(long)]
+    xenstore: Vec<String>,
+    /// Console input from FILE or - (the PV console ring is not written yet).
+    #[arg(long)]
+    console_input: Option<String>,
+    /// Stop the guest after this many seconds (exit status 4).
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Print translator statistics to stderr at the end.
+    #[arg(long)]
+    stats: bool,
+}
+
+fn run_pv(a: RunPv) -> ExitCode {
+    use xdbt::hosted::pvrun;
+    let bad = |msg: String| {
+        eprintln!("xdbt: {msg}");
+        ExitCode::from(pvrun::EXIT_BAD_INPUT as u8)
+    };
+    if a.vcpus != 1 {
+        return bad("only one vCPU is supported so far".into());
+    }
+    if !a.xenstore.is_empty() || a.console_input.is_some() {
+        return bad("--xenstore and --console-input need the xenstore and console ring, not written yet".into());
+    }
+    if a.memory < 4 || a.memory > 4096 {
+        return bad(format!("--memory {} is outside 4..=4096 MiB", a.memory));
+    }
+    let image = match std::fs::read(&a.kernel) {
+        Ok(i) => i,
+        Err(e) => return bad(format!("{}: {e}", a.kernel.display())),
+    };
+    let ramdisk = match a.ramdisk.as_ref().map(std::fs::read).transpose() {
+        Ok(r) => r,
+        Err(e) => return bad(format!("ramdisk: {e}")),
+    };
+    let timeout = match a.timeout {
+        Some(t) if !(t > 0.0 && t < 1e9) => return bad(format!("--timeout {t} is not a positive number of seconds")),
+        t => t.map(std::time::Duration::from_secs_f64),
+    };
+    let opts = pvrun::PvOptions { memory_mib: a.memory, cmdline: a.cmdline, ramdisk, timeout, stats: a.stats };
+    ExitCode::from(pvrun::run(&image, &opts) as u8)
 }
 
 #[derive(Args)]
@@ -99,6 +166,7 @@ fn run_linux(a: RunLinux) -> ExitCode {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Run(a) => run_pv(a),
         Command::RunLinux(a) => run_linux(a),
     }
 }

@@ -8,7 +8,8 @@
 //! - [`syscalls`]: the dispatch table; [`fs`], [`vm`], [`process`]: the system calls.
 //! - [`signal`]: delivering signals into the guest (frames, sigreturn, host signals).
 //! - [`abi`]: errno values and i386 structure layouts; [`sysno`]: syscall numbers.
-//! - [`host`]: the host system calls made on the guest's behalf (the only `unsafe` here).
+//! - [`host`]: the host system calls made on the guest's behalf; with [`signal`]'s host
+//!   handler, the only `unsafe` here.
 //!
 //! Guest memory is only reached through [`GuestMemory`] (permission-checked) or, for the
 //! loader, `Window::peek`/`poke`: a bad guest pointer is -EFAULT, never a host fault.
@@ -40,7 +41,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// Reading the program file failed.
     Read(std::io::Error),
-    /// The file has no execute permission.
+    /// An ELF file that is not a program (a relocatable object, a core file): its e_type.
     NotExecutable(u16),
     NotElf,
     Truncated(&'static str),
@@ -55,6 +56,7 @@ pub enum Error {
     Overlap,
     BadEntry(u32),
     ArgsTooLong,
+    /// Not a regular file with execute permission (execve's EACCES).
     NoExecPermission,
     /// Setting up the guest address space or vCPU failed.
     NoMemory,

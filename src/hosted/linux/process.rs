@@ -52,7 +52,10 @@ fn runner_signal(sig: i32) -> bool {
 /// Resources whose limits would starve the runner (its window and code cache), kept for the
 /// guest without being applied.
 fn soft_limit(res: u32) -> bool {
-    matches!(res as i32 as u32, r if r == libc::RLIMIT_AS || r == libc::RLIMIT_DATA || r == libc::RLIMIT_MEMLOCK || r == libc::RLIMIT_RSS)
+    matches!(
+        res,
+        libc::RLIMIT_AS | libc::RLIMIT_DATA | libc::RLIMIT_MEMLOCK | libc::RLIMIT_RSS
+    )
 }
 
 impl Process {
@@ -886,13 +889,37 @@ impl Process {
         let path = self.path_arg(path)?;
         let args = self.read_str_array(argv)?;
         let env = self.read_str_array(envp)?;
-        let mut head = [0u8; 20];
+        // What execve checks first: search and execute permission, a regular file.
+        host::path_call(
+            libc::SYS_faccessat,
+            libc::AT_FDCWD,
+            &path,
+            &[libc::X_OK.into()],
+        )?;
         let fd = host::openat(libc::AT_FDCWD, &path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+        let st = host::fstat(fd as i32);
+        let mut head = [0u8; 20];
         let n = host::read(fd as i32, &mut head);
         let _ = host::close(fd as i32);
+        if st?.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(Errno::EACCES.into());
+        }
         let n = n? as usize;
         let is_i386 =
             n >= 20 && head[..4] == *b"\x7fELF" && head[4] == 1 && abi::get_u16(&head, 18) == 3;
+        if is_i386 {
+            // Refuse here what the new runner would refuse, so that execve fails and this
+            // program goes on, as with the kernel's ENOEXEC.
+            let file = std::fs::read(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path.as_bytes()),
+            )
+            .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+            if let Err(e) = super::elf::parse(&file) {
+                self.log
+                    .once(format!("execve of {}: {e}", path.to_string_lossy()));
+                return Err(Errno(libc::ENOEXEC).into());
+            }
+        }
         let env_refs: Vec<&std::ffi::CStr> = env.iter().map(|s| s.as_c_str()).collect();
         if !is_i386 {
             let arg_refs: Vec<&std::ffi::CStr> = args.iter().map(|s| s.as_c_str()).collect();
