@@ -13,13 +13,23 @@
 //!   and is changed only by small steps) or `[ebp + index*scale + disp]` right after the
 //!   index is masked; a few displacements stray past the region to raise #PF. No address
 //!   can reach the oracle runner's own memory.
+//! - A quarter of the sequences (chosen by the seed and index, apart from the stream that
+//!   generates the rest, so the integer-only sequences are those of earlier versions) mix in
+//!   x87, MMX, SSE, SSE2, SSE3 and SSSE3 instructions: any code of those extensions in any
+//!   operand form ([`Gen::fp_insn`]), valid FLDCW/LDMXCSR settings, FNSTSW AX + SAHF. They
+//!   start from a random FXSAVE image (`support::random_fx`: a register stack of edge values
+//!   or an MMX state, XMM registers of edge values, random FCW and MXCSR), and the data
+//!   around EBP holds edge values of every type (`support::edge_slot`); their memory
+//!   operands are 16-byte aligned slots, now and then misaligned (#GP for aligned forms).
+//!   The whole x87/MMX/SSE state is compared, empty x87 registers included.
 //! - A mismatch is shrunk to a minimal sequence (items deleted one at a time while the
 //!   mismatch persists) and reported with its seed and index.
 
 mod support;
 
 use iced_x86::code_asm::*;
-use iced_x86::Instruction;
+use iced_x86::{Code, Instruction, MemoryOperand, OpCodeOperandKind as K, Register};
+use std::sync::OnceLock;
 use support::*;
 use xdbt::hosted::snippet::{Region, SnippetCase};
 use xdbt::Prot;
@@ -143,6 +153,78 @@ fn assemble(seq: &[Item]) -> Vec<u8> {
 /// The random generator for one sequence.
 struct Gen {
     rng: Rng,
+    /// Mix x87/MMX/SSE instructions in.
+    fp: bool,
+}
+
+const XMM_REGS: [Register; 8] = [
+    Register::XMM0,
+    Register::XMM1,
+    Register::XMM2,
+    Register::XMM3,
+    Register::XMM4,
+    Register::XMM5,
+    Register::XMM6,
+    Register::XMM7,
+];
+const MM_REGS: [Register; 8] = [
+    Register::MM0,
+    Register::MM1,
+    Register::MM2,
+    Register::MM3,
+    Register::MM4,
+    Register::MM5,
+    Register::MM6,
+    Register::MM7,
+];
+const ST_REGS: [Register; 8] = [
+    Register::ST0,
+    Register::ST1,
+    Register::ST2,
+    Register::ST3,
+    Register::ST4,
+    Register::ST5,
+    Register::ST6,
+    Register::ST7,
+];
+/// General registers FP instructions may write (never ESP or EBP).
+const FP_R32W: [Register; 6] = [
+    Register::EAX,
+    Register::EBX,
+    Register::ECX,
+    Register::EDX,
+    Register::ESI,
+    Register::EDI,
+];
+const FP_R32R: [Register; 8] = [
+    Register::EAX,
+    Register::EBX,
+    Register::ECX,
+    Register::EDX,
+    Register::ESI,
+    Register::EDI,
+    Register::EBP,
+    Register::ESP,
+];
+/// imm8 operands: shift counts, shuffle orders, compare predicates, byte offsets.
+const FP_IMM8: [u32; 16] = [
+    0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 63, 0x1b, 0x4e, 0xb1, 0xff,
+];
+
+/// Every x87/MMX/SSE..SSSE3 code whose operands [`Gen::fp_insn`] can choose (all but
+/// MASKMOVQ/MASKMOVDQU, whose EDI destination could reach the oracle runner's memory).
+fn fp_pool() -> &'static [Code] {
+    static POOL: OnceLock<Vec<Code>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let mut probe = Gen {
+            rng: Rng::new(1),
+            fp: true,
+        };
+        Code::values()
+            .filter(|c| is_fp_code(*c))
+            .filter(|c| (0..8).any(|_| probe.fp_insn(*c, false).is_some()))
+            .collect()
+    })
 }
 
 macro_rules! alu {
@@ -310,6 +392,87 @@ impl Gen {
         ebp + d
     }
 
+    /// `[ebp + disp]` for an FP operand: a 16-byte slot of edge values around EBP, now and
+    /// then misaligned, rarely past the data region.
+    fn fp_mem(&mut self) -> MemoryOperand {
+        let d: i32 = if self.chance(1, 60) {
+            0x1000 + self.below(0x400) as i32
+        } else if self.chance(1, 20) {
+            self.below(0x200) as i32 - 0x100
+        } else {
+            self.below(0x20) as i32 * 16 - 0x100
+        };
+        MemoryOperand::with_base_displ(Register::EBP, i64::from(d))
+    }
+
+    /// `code` with random operands of its kinds (None if it has operands of other kinds or
+    /// iced refuses the combination). Written general registers are never ESP/EBP, nor ECX
+    /// when `no_ecx`.
+    fn fp_insn(&mut self, code: Code, no_ecx: bool) -> Option<Instruction> {
+        let mut ops: Vec<Op> = Vec::new();
+        for (n, k) in code.op_code().op_kinds().iter().enumerate() {
+            let write = n == 0;
+            let r32 = |g: &mut Gen| -> Register {
+                if write {
+                    loop {
+                        let r = *g.rng.pick(&FP_R32W);
+                        if !(no_ecx && r == Register::ECX) {
+                            return r;
+                        }
+                    }
+                } else {
+                    *g.rng.pick(&FP_R32R)
+                }
+            };
+            let o = match k {
+                K::xmm_reg | K::xmm_rm => Op::R(*self.rng.pick(&XMM_REGS)),
+                K::mm_reg | K::mm_rm => Op::R(*self.rng.pick(&MM_REGS)),
+                K::xmm_or_mem if self.chance(2, 3) => Op::R(*self.rng.pick(&XMM_REGS)),
+                K::mm_or_mem if self.chance(2, 3) => Op::R(*self.rng.pick(&MM_REGS)),
+                K::r32_reg | K::r32_rm => Op::R(r32(self)),
+                K::r32_or_mem if self.chance(1, 2) => Op::R(r32(self)),
+                K::xmm_or_mem | K::mm_or_mem | K::r32_or_mem | K::mem => Op::M(self.fp_mem()),
+                K::st0 => Op::R(Register::ST0),
+                K::sti_opcode => Op::R(*self.rng.pick(&ST_REGS)),
+                K::ax => Op::R(Register::AX),
+                K::imm8 => Op::I(*self.rng.pick(&FP_IMM8)),
+                K::None => continue,
+                _ => return None,
+            };
+            ops.push(o);
+        }
+        make(code, &ops)
+    }
+
+    /// One x87/MMX/SSE instruction, or a group setting FCW or MXCSR to a valid random value,
+    /// or moving x87 condition codes to EFLAGS.
+    fn fp_one(&mut self, a: &mut CodeAssembler, no_ecx: bool) -> AsmResult {
+        match self.below(20) {
+            0 => {
+                let d = self.below(0x20) as i32 * 16 - 0x100;
+                let v = u32::from(fcw_value(&mut self.rng));
+                a.mov(word_ptr(ebp + d), v)?;
+                a.fldcw(word_ptr(ebp + d))
+            }
+            1 => {
+                let d = self.below(0x20) as i32 * 16 - 0x100;
+                let v = mxcsr_value(&mut self.rng);
+                a.mov(dword_ptr(ebp + d), v)?;
+                a.ldmxcsr(dword_ptr(ebp + d))
+            }
+            2 => {
+                a.fnstsw(ax)?;
+                a.sahf()
+            }
+            _ => loop {
+                let code = *self.rng.pick(fp_pool());
+                if let Some(i) = self.fp_insn(code, no_ecx) {
+                    return a.add_instruction(i);
+                }
+            },
+        }
+    }
+
     /// One group (1-3 instructions).
     fn group(&mut self, no_ecx: bool) -> Group {
         let mut a = CodeAssembler::new(32).expect("assembler");
@@ -323,6 +486,9 @@ impl Gen {
     }
 
     fn one(&mut self, a: &mut CodeAssembler, no_ecx: bool) -> AsmResult {
+        if self.fp && self.chance(1, 2) {
+            return self.fp_one(a, no_ecx);
+        }
         let kind = self.below(100);
         match kind {
             // ALU, all sizes and forms.
@@ -915,8 +1081,46 @@ impl Gen {
         for w in stack.chunks_mut(8) {
             w.copy_from_slice(&self.rng.next_u64().to_le_bytes());
         }
-        build_case(seq, regs, eflags, data, stack)
+        let mut fx = None;
+        if self.fp {
+            // Edge values of every type where FP operands point.
+            let base = (BASE - DATA) as usize;
+            for slot in data[base - 0x110..base + 0x110].chunks_mut(16) {
+                slot.copy_from_slice(&edge_slot(&mut self.rng));
+            }
+            fx = Some(random_fx(&mut self.rng).0);
+        }
+        build_case(seq, regs, eflags, data, stack, fx)
     }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    R(Register),
+    M(MemoryOperand),
+    I(u32),
+}
+
+fn make(code: Code, ops: &[Op]) -> Option<Instruction> {
+    use Op::*;
+    let r = match *ops {
+        [] => Ok(Instruction::with(code)),
+        [R(a)] => Instruction::with1(code, a),
+        [M(a)] => Instruction::with1(code, a),
+        [R(a), R(b)] => Instruction::with2(code, a, b),
+        [R(a), M(b)] => Instruction::with2(code, a, b),
+        [M(a), R(b)] => Instruction::with2(code, a, b),
+        [R(a), I(b)] => Instruction::with2(code, a, b),
+        [R(a), R(b), I(c)] => Instruction::with3(code, a, b, c),
+        [R(a), M(b), I(c)] => Instruction::with3(code, a, b, c),
+        _ => return None,
+    };
+    let i = r.ok()?;
+    // Only what encodes and decodes back to the same code.
+    let mut e = iced_x86::Encoder::new(32);
+    e.encode(&i, u64::from(CODE)).ok()?;
+    let back = decode(&e.take_buffer(), CODE);
+    (back.len() == 1 && back[0].code() == code).then_some(i)
 }
 
 fn build_case(
@@ -925,6 +1129,7 @@ fn build_case(
     eflags: u32,
     data: Vec<u8>,
     stack: Vec<u8>,
+    fx: Option<Vec<u8>>,
 ) -> SnippetCase {
     let code = assemble(seq);
     assert!(code.len() <= RCODE_LEN);
@@ -951,14 +1156,17 @@ fn build_case(
                 data: stack,
             },
         ],
-        fx: None,
+        fx,
     }
 }
 
 /// Sequence `index` of `seed`, with its case.
 fn generate(seed: u64, index: u64) -> (Vec<Item>, SnippetCase) {
+    // Whether x87/SSE code is mixed in comes from its own stream.
+    let fp = Rng::new(seed ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03) ^ 0xf10a7).chance(1, 4);
     let mut g = Gen {
         rng: Rng::new(seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+        fp,
     };
     let seq = g.sequence();
     let case = g.case(&seq);
@@ -973,15 +1181,22 @@ fn with_seq(case: &SnippetCase, seq: &[Item]) -> SnippetCase {
         case.eflags,
         case.regions[1].data.clone(),
         case.regions[2].data.clone(),
+        case.fx.clone(),
     )
 }
+
+/// What is compared: everything, the contents of empty x87 registers too.
+const CHECK: Check = Check {
+    allowed_flags: 0,
+    empty_st: true,
+};
 
 fn mismatch(sides: &mut Sides, case: &SnippetCase) -> Option<String> {
     let out = sides
         .run(std::slice::from_ref(case))
         .pop()
         .expect("one outcome");
-    out.check(case, 0).err()
+    out.check_with(case, &CHECK).err()
 }
 
 /// Delete items (and groups inside branch and loop bodies, and the branches and loops
@@ -1062,6 +1277,7 @@ fn random_sequences() {
     // Distinct shrunk reproducers (by their instruction codes), with how often each came up.
     let mut reports: Vec<(Vec<iced_x86::Code>, String, usize)> = Vec::new();
     let mut mismatches = 0usize;
+    let mut fp_sequences = 0usize;
     let mut stops = [0usize; 256];
     let mut index = first;
     let end = first + count;
@@ -1075,7 +1291,8 @@ fn random_sequences() {
             if let Ok(n) = &out.native {
                 stops[usize::from(n.stop.vector)] += 1;
             }
-            if out.check(&case, 0).is_ok() {
+            fp_sequences += usize::from(case.fx.is_some());
+            if out.check_with(&case, &CHECK).is_ok() {
                 continue;
             }
             mismatches += 1;
@@ -1110,7 +1327,7 @@ fn random_sequences() {
         .map(|(v, n)| format!("#{v}:{n}"))
         .collect();
     println!(
-        "diff_random: {ran} sequences in {secs:.1} s ({:.0}/s), native stops by vector {}, {mismatches} mismatches",
+        "diff_random: {ran} sequences ({fp_sequences} with x87/SSE code) in {secs:.1} s ({:.0}/s), native stops by vector {}, {mismatches} mismatches",
         ran as f64 / secs,
         stop_summary.join(" "),
     );

@@ -300,10 +300,10 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
                 let out = hypercall::dispatch(&mut dom, &mut cpu, &mut m.mem, &mut console);
                 *m.cpu_mut() = cpu;
                 if let Outcome::Shutdown(reason) = out {
-                    use hypercall_abi::sched::*;
+                    use hypercall_abi::sched::{SHUTDOWN_poweroff as POWEROFF, SHUTDOWN_reboot as REBOOT};
                     break match reason {
-                        SHUTDOWN_poweroff => EXIT_POWEROFF,
-                        SHUTDOWN_reboot => EXIT_REBOOT,
+                        POWEROFF => EXIT_POWEROFF,
+                        REBOOT => EXIT_REBOOT,
                         _ => {
                             eprintln!("xdbt: guest shut down (reason {reason})");
                             EXIT_CRASH

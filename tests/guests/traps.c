@@ -15,7 +15,7 @@ struct trap_info {
     uint32_t address;
 };
 
-volatile uint32_t seen[32], seen_err[32], seen_cs[32];
+volatile uint32_t seen[256], seen_err[256], seen_cs[256];
 
 /* Handlers: record the vector and error code, step over the faulting instruction (its
  * length is in skip_len), return with HYPERVISOR_iret. */

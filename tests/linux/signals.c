@@ -129,11 +129,17 @@ int main(void)
     sa.sa_sigaction = chld_handler;
     sa.sa_flags = SA_SIGINFO;
     sigaction(SIGCHLD, &sa, NULL);
+    sigset_t chld, none;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigemptyset(&none);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
     pid_t p = fork();
     if (p == 0)
         _exit(9);
     while (hits == 0)
-        pause();
+        sigsuspend(&none);
+    sigprocmask(SIG_UNBLOCK, &chld, NULL);
     waitpid(p, NULL, 0);
     printf("chld hits=%d code=%d status=%d\n", hits, last_code, last_status);
 

@@ -516,7 +516,7 @@ impl<'a> BlockEmitter<'a> {
 pub fn fpu_load(fx: &crate::cpu::FxState) {
     let mut mxcsr = 0u32;
     // Only the x87 part is wanted; MXCSR is the host's until translated code runs.
-    let mut img = fx.clone();
+    let mut img = *fx;
     img.0[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
     let fx = &img;
     // SAFETY: `fx` is a 16-byte aligned 512-byte FXSAVE area (FxState's layout); the SSE
