@@ -26,10 +26,24 @@ set +e
 (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run translate -- -max_total_time="$XDBT_FUZZ_SECONDS" 2>&1 | tail -n 3)
 frc=${PIPESTATUS[0]}
 set -e
-if [ "$frc" -ne 0 ]; then echo "fuzz: FAILED (see fuzz/artifacts/)"; rc=1; fi
+extra_failed=0
+if [ "$frc" -ne 0 ]; then echo "fuzz: FAILED (see fuzz/artifacts/)"; rc=1; extra_failed=$((extra_failed + 1)); fi
+
+echo "== Xen: build the patched Xen with the core linked in, boot it with dom0 under QEMU"
+set +e
+bash ci/xen/boot-test.sh 2>&1 | tee target/xen-boot.log | grep -E "XDBT-CHECK|XDBT-INFO|xen-boot:|error|FAIL" 
+xrc=${PIPESTATUS[0]}
+set -e
+if [ "$xrc" -ne 0 ]; then echo "xen boot test: FAILED (target/xen-boot.log)"; rc=1; fi
+xen_failed=$(grep -Eo "^xen-boot: [0-9]+ passed, [0-9]+ failed" target/xen-boot.log | awk '{print $4}')
+if [ "$xrc" -ne 0 ] && [ "${xen_failed:-0}" -eq 0 ]; then xen_failed=1; fi
+extra_failed=$((extra_failed + ${xen_failed:-0}))
 
 passed=$(grep -Eo "^test result: ok\. [0-9]+ passed" target/test.log | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo "[0-9]+ failed" target/test.log | awk '{s+=$1} END {print s+0}')
+xen_passed=$(grep -Eo "^xen-boot: [0-9]+ passed" target/xen-boot.log | awk '{print $2}')
+passed=$((passed + ${xen_passed:-0}))
+failed=$((failed + extra_failed))
 
 echo "== done in $(( $(date +%s) - start )) s"
 echo "${passed} passed, ${failed} failed"

@@ -353,6 +353,14 @@ impl Process {
     pub fn run(&mut self) -> Termination {
         loop {
             let end = match self.m.run() {
+                Exit::SoftInt { vector: 0x80, len } if self.deliverable() != 0 => {
+                    // A signal came in before this syscall: deliver it first, and have the
+                    // handler return to the `int $0x80` (so a blocking call cannot sleep
+                    // through it).
+                    let cpu = self.m.cpu_mut();
+                    cpu.eip = cpu.eip.wrapping_sub(u32::from(len));
+                    None
+                }
                 Exit::SoftInt { vector: 0x80, len } => self.syscall(u32::from(len)),
                 // The gates Linux opens to user mode besides 0x80: int3 and into.
                 Exit::SoftInt { vector: 3, .. } => self.deliver_fault(Fault::new(Vector::BP)),

@@ -205,7 +205,7 @@ impl Process {
         self.sig.pending
     }
 
-    fn deliverable(&mut self) -> u64 {
+    pub(super) fn deliverable(&mut self) -> u64 {
         let unblockable = bit(libc::SIGKILL) | bit(libc::SIGSTOP);
         self.all_pending() & (!self.sig.mask | unblockable)
     }
