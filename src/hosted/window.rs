@@ -142,21 +142,25 @@ impl Window {
         Ok(())
     }
 
-    /// Map fresh zeroed guest pages with `prot` (replacing whatever was there).
-    pub fn map(&mut self, addr: GuestAddr, len: u64, prot: Prot) -> Result<()> {
-        let (first, n) = Self::range(addr, len)?;
+    /// Replace guest pages [first, first + n) with a fresh PROT_NONE mapping: anonymous
+    /// zeroed memory, or `fd` at `offset` (shared); then give them `prot`.
+    fn remap(&mut self, first: usize, n: usize, backing: Option<(i32, u64)>, prot: Prot) -> Result<()> {
         if n == 0 {
             return Ok(());
         }
+        let (flags, fd, off) = match backing {
+            Some((fd, off)) => (libc::MAP_SHARED | libc::MAP_FIXED, fd, off as libc::off_t),
+            None => (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE, -1, 0),
+        };
         // SAFETY: MAP_FIXED over pages inside our own reservation; nothing else lives there.
         let p = unsafe {
             libc::mmap(
                 self.base.add(first * PAGE_SIZE as usize).cast(),
                 n * PAGE_SIZE as usize,
                 libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
-                -1,
-                0,
+                flags,
+                fd,
+                off,
             )
         };
         if p == libc::MAP_FAILED {
@@ -166,7 +170,16 @@ impl Window {
             self.prot[i] = prot;
             self.drop_code(i);
         }
+        if prot.is_empty() {
+            return Ok(());
+        }
         self.set_host_prot(first, n)
+    }
+
+    /// Map fresh zeroed guest pages with `prot` (replacing whatever was there).
+    pub fn map(&mut self, addr: GuestAddr, len: u64, prot: Prot) -> Result<()> {
+        let (first, n) = Self::range(addr, len)?;
+        self.remap(first, n, None, prot)
     }
 
     /// Map `len` bytes of the file `fd` at `offset` (shared) at guest address `addr`: how a
@@ -174,55 +187,13 @@ impl Window {
     /// give them.
     pub fn map_fd(&mut self, addr: GuestAddr, len: u64, fd: i32, offset: u64, prot: Prot) -> Result<()> {
         let (first, n) = Self::range(addr, len)?;
-        if n == 0 {
-            return Ok(());
-        }
-        // SAFETY: MAP_FIXED over pages inside our own reservation; nothing else lives there.
-        let p = unsafe {
-            libc::mmap(
-                self.base.add(first * PAGE_SIZE as usize).cast(),
-                n * PAGE_SIZE as usize,
-                libc::PROT_NONE,
-                libc::MAP_SHARED | libc::MAP_FIXED,
-                fd,
-                offset as libc::off_t,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(os_err("mmap"));
-        }
-        for i in first..first + n {
-            self.prot[i] = prot;
-            self.drop_code(i);
-        }
-        self.set_host_prot(first, n)
+        self.remap(first, n, Some((fd, offset)), prot)
     }
 
     /// Unmap guest pages (they fault from now on).
     pub fn unmap(&mut self, addr: GuestAddr, len: u64) -> Result<()> {
         let (first, n) = Self::range(addr, len)?;
-        if n == 0 {
-            return Ok(());
-        }
-        // SAFETY: as in `map`: our reservation, replaced by PROT_NONE fresh pages.
-        let p = unsafe {
-            libc::mmap(
-                self.base.add(first * PAGE_SIZE as usize).cast(),
-                n * PAGE_SIZE as usize,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(os_err("munmap"));
-        }
-        for i in first..first + n {
-            self.prot[i] = Prot::empty();
-            self.drop_code(i);
-        }
-        Ok(())
+        self.remap(first, n, None, Prot::empty())
     }
 
     /// Change the guest permissions of mapped pages.
