@@ -635,10 +635,10 @@ fn sweep(codes: &[Code], seed: u64, inputs: usize) -> Vec<Row> {
             }
             for k in 0..inputs {
                 let form = if has_imm {
-                    let imm = if k < IMM8.len() && inputs >= IMM8.len() {
-                        IMM8[k]
-                    } else {
-                        *rng.pick(&IMM8)
+                    // Every immediate of the list once when there are enough inputs.
+                    let imm = match IMM8.get(k) {
+                        Some(v) if inputs >= IMM8.len() => *v,
+                        _ => *rng.pick(&IMM8),
                     };
                     match build_form(code, variant, imm, EA) {
                         Some(f) => f,
@@ -1201,7 +1201,7 @@ fn family_x87_flags() -> Vec<Row> {
     let mut rows = Vec::new();
     for op in &ops {
         for f in 0..8u32 {
-            let flags = (f & 1) * CF | (f >> 1 & 1) * ZF | (f >> 2 & 1) * PF | OF | SF | AF;
+            let flags = ((f & 1) * CF) | ((f >> 1 & 1) * ZF) | ((f >> 2 & 1) * PF) | OF | SF | AF;
             for stk in [[F80_EDGES[2], F80_EDGES[4]], [F80_EDGES[14], F80_EDGES[2]]] {
                 rows.push(Row::new(raw(op), with_fx(stack(0x037f, &stk)).flags(flags)));
             }

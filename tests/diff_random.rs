@@ -1261,8 +1261,52 @@ fn env_u64(name: &str, default: u64) -> u64 {
     }
 }
 
-/// At most this many mismatches are shrunk and reported (the rest are counted).
+/// At most this many mismatches are shrunk and reported (the rest are counted), and at most
+/// [`SHRUNK_PER_KIND`] of each [`mismatch_kind`].
 const MAX_SHRUNK: usize = 100;
+const SHRUNK_PER_KIND: usize = 4;
+
+/// A coarse description of what differs: the kind of sequence, the stops, and which parts
+/// of the state (general registers, EIP, flags, x87 control, stack, pointers, XMM, memory).
+fn mismatch_kind(case: &SnippetCase, out: &Outcome) -> String {
+    let fp = if case.fx.is_some() {
+        "x87/SSE"
+    } else {
+        "integer"
+    };
+    let Ok(n) = &out.native else {
+        return format!("{fp} sequence: native error");
+    };
+    let mut what: Vec<&str> = diff_with(case, n, &out.translated, &CHECK)
+        .iter()
+        .map(|l| match l.split_whitespace().next().unwrap_or("") {
+            w if w.starts_with("st") && w.contains('/') => "st",
+            w if w.starts_with("xmm") => "xmm",
+            "eax" | "ecx" | "edx" | "ebx" | "esp" | "ebp" | "esi" | "edi" => "gpr",
+            "stop" => "",
+            "eflags" => "eflags",
+            "eip" => "eip",
+            "fcw" => "fcw",
+            "fsw" => "fsw",
+            "ftw" => "ftw",
+            "mxcsr" => "mxcsr",
+            "fpuptr" => "fpuptr",
+            _ => "mem",
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    what.sort_unstable();
+    what.dedup();
+    let stop = if n.stop.vector == out.translated.stop.vector {
+        String::new()
+    } else {
+        format!(
+            "stop native #{} translated #{}; ",
+            n.stop.vector, out.translated.stop.vector
+        )
+    };
+    format!("{fp} sequence: {stop}{}", what.join(","))
+}
 
 #[test]
 fn random_sequences() {
@@ -1278,6 +1322,8 @@ fn random_sequences() {
     let mut reports: Vec<(Vec<iced_x86::Code>, String, usize)> = Vec::new();
     let mut mismatches = 0usize;
     let mut fp_sequences = 0usize;
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut shrunk = 0usize;
     let mut stops = [0usize; 256];
     let mut index = first;
     let end = first + count;
@@ -1296,9 +1342,14 @@ fn random_sequences() {
                 continue;
             }
             mismatches += 1;
-            if mismatches > MAX_SHRUNK {
+            let kind = mismatch_kind(&case, &out);
+            let seen = kinds.entry(kind).or_default();
+            *seen += 1;
+            // Shrink the first few of each kind, so that rare kinds get reported too.
+            if *seen > SHRUNK_PER_KIND || shrunk == MAX_SHRUNK {
                 continue;
             }
+            shrunk += 1;
             let i = index + k as u64;
             let (small, report) = shrink(&mut sides, &case, seq);
             let key = codes(&assemble(&small), CODE);
@@ -1333,18 +1384,18 @@ fn random_sequences() {
     );
     let text: Vec<String> = reports
         .iter()
-        .map(|(_, r, n)| {
-            format!(
-                "[{n} of the first {} shrunk mismatches]\n{r}",
-                mismatches.min(MAX_SHRUNK)
-            )
-        })
+        .map(|(_, r, n)| format!("[{n} of the {shrunk} shrunk mismatches]\n{r}"))
+        .collect();
+    let kinds: Vec<String> = kinds
+        .iter()
+        .map(|(k, n)| format!("  {n:6} x {k}"))
         .collect();
     assert!(
         mismatches == 0,
-        "{mismatches} of {ran} sequences differ; {} distinct shrunk reproducers:\n{}",
+        "{mismatches} of {ran} sequences differ; {} distinct shrunk reproducers:\n{}\nall mismatches by what differs:\n{}",
         reports.len(),
-        text.join("\n")
+        text.join("\n"),
+        kinds.join("\n")
     );
 }
 

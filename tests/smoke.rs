@@ -195,3 +195,14 @@ fn pop_to_absolute_address() {
     assert_eq!(res.regs[0], 0x1234);
     assert_eq!(res.regs[4], 0x2000_1000);
 }
+
+/// Regression: FWAIT (9B) raised #UD (it has no x87 CPUID feature in iced's tables, so the
+/// x87 classification missed it); `fstsw ax` assembles to FWAIT + FNSTSW.
+#[test]
+fn fwait_runs() {
+    // fninit ; fwait ; fnstsw ax ; int3
+    let mut r = SnippetRunner::new().unwrap();
+    let res = r.run(&case(&[0xdb, 0xe3, 0x9b, 0xdf, 0xe0, 0xcc], [0xffff_ffff, 0, 0, 0, 0x2000_1000, 0, 0, 0]));
+    assert_eq!(res.stop.vector, 3, "{res:?}");
+    assert_eq!(res.regs[0] & 0xffff, 0);
+}

@@ -181,6 +181,8 @@ pub fn classify(i: &Instruction) -> Class {
         {
             Class::Undefined
         }
+        // FWAIT: raises a pending unmasked x87 exception (#MF), else nothing.
+        M::Wait => Class::Copy,
         // Hint NOPs: CET markers, prefetches, cache hints, the reserved-NOP space (0F 18-1F).
         M::Nop
         | M::Pause

@@ -129,3 +129,33 @@ pub unsafe fn free_stack(s: crate::engine::JitStack) {
         )
     };
 }
+
+/// Give a fork child its own copy of the code cache: after fork both views still map the
+/// parent's memfd, so two processes would translate into (and run) one cache. The copy is
+/// mapped over the same addresses, so every pointer into the cache stays valid. Must run in
+/// the child before translated code does.
+pub fn privatize(m: &ExecMemory) -> Result<()> {
+    // SAFETY: a fresh memfd sized like the cache; the old views are replaced in place with
+    // MAP_FIXED mappings of it after the contents were copied through the old writable view,
+    // and no translated code runs meanwhile (the caller's contract).
+    unsafe {
+        let fd = libc::memfd_create(c"xdbt-code".as_ptr(), libc::MFD_CLOEXEC);
+        if fd < 0 || libc::ftruncate(fd, m.size as libc::off_t) != 0 {
+            return Err(Error::Os("copying the code cache", std::io::Error::last_os_error()));
+        }
+        let tmp = libc::mmap(core::ptr::null_mut(), m.size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+        if tmp == libc::MAP_FAILED {
+            libc::close(fd);
+            return Err(Error::Os("copying the code cache", std::io::Error::last_os_error()));
+        }
+        core::ptr::copy_nonoverlapping(m.rw, tmp.cast::<u8>(), m.size);
+        libc::munmap(tmp, m.size);
+        let rw = libc::mmap(m.rw.cast(), m.size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_FIXED, fd, 0);
+        let rx = libc::mmap(m.rx as *mut libc::c_void, m.size, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED | libc::MAP_FIXED, fd, 0);
+        libc::close(fd);
+        if rw == libc::MAP_FAILED || rx == libc::MAP_FAILED {
+            return Err(Error::Os("copying the code cache", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}

@@ -164,6 +164,12 @@ impl Machine {
         })
     }
 
+    /// In a fork child, before anything else runs: take a private copy of the state the
+    /// parent still shares (the code cache's memfd).
+    pub fn after_fork_child(&mut self) -> Result<()> {
+        super::execmem::privatize(&self.exec)
+    }
+
     /// Drop every translation (e.g. after the caller rewrote code behind the window's back).
     pub fn flush_code(&mut self) {
         self.engine.flush();

@@ -835,7 +835,7 @@ impl Process {
             self.sig.pending = 0;
             self.sig.info.clear();
             let _ = host::close(r);
-            if let Err(e) = host::privatize_shared_memfds() {
+            if let Err(e) = self.m.after_fork_child() {
                 eprintln!("xdbt: fork: cannot copy the code cache: {e}");
                 std::process::exit(127);
             }
