@@ -1007,3 +1007,48 @@ pub unsafe extern "C" fn x87_env_helper(ctx: *mut JitContext, insn: *const Instr
         }
     }
 }
+
+/// Guest FXSAVE: see `backend::x64::guest_fxsave_image`. #GP(0) on a misaligned operand,
+/// #PF if any of the 512 bytes cannot be written; 288 bytes are stored.
+///
+/// # Safety
+/// As for `interp_helper`.
+pub unsafe extern "C" fn fxsave_helper(ctx: *mut JitContext, insn: *const Instruction) -> u32 {
+    // SAFETY: as in `interp_helper`: valid, unaliased pointers for the call's duration.
+    let (ctx, insn) = unsafe { (&mut *ctx, &*insn) };
+    // SAFETY: as in `interp_helper`.
+    let env: &mut HelperEnv = unsafe { &mut **ctx.env.cast::<&mut HelperEnv>() };
+    let img = crate::backend::x64::guest_fxsave_image(&ctx.cpu.fx, ctx.fpu_ip, ctx.fpu_cs_op, ctx.fpu_ds);
+    let c = Ctx { cpu: &mut ctx.cpu, mem: &mut *env.mem, desc: env.desc, flush: false };
+    let s = Ctx::mem_seg(insn);
+    let ea = c.ea(insn);
+    let r = (|| -> Result<(), Fault> {
+        let a = c.linear(s, ea, 512, true)?;
+        if a % 16 != 0 {
+            return Err(Fault::gp(0));
+        }
+        // The CPU checks the last byte first (its #PF reports that address).
+        for probe in [a.wrapping_add(511), a] {
+            let p = crate::mmu::JitMemory::prot_of(&*c.mem, GuestAddr(probe));
+            crate::mmu::check(p, probe, Access::Write)?;
+        }
+        c.mem.write(GuestAddr(a), &img)
+    })();
+    let dirty = c.mem.has_dirty();
+    match r {
+        Ok(()) if !dirty => 0,
+        Ok(()) => {
+            ctx.cpu.eip = insn.next_ip32();
+            ctx.exit_kind = ExitKind::Lookup as u32;
+            1
+        }
+        Err(f) => {
+            ctx.cpu.eip = insn.ip32();
+            ctx.fault_vector = f.vector as u32;
+            ctx.fault_error = f.error_code;
+            ctx.fault_cr2 = f.cr2;
+            ctx.exit_kind = ExitKind::Fault as u32;
+            1
+        }
+    }
+}

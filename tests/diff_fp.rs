@@ -1433,6 +1433,21 @@ fn family_sse_mxcsr() -> Vec<Row> {
         raw(&[0x0f, 0xae, 0x1b]),
         with_fx(Fx::fninit().mxcsr(0x7fbf)).reg(EBX, CODE),
     ));
+    // MXCSR.MM (bit 17, AMD's misaligned-SSE mode, which this host's MXCSR_MASK allows):
+    // set by LDMXCSR or in the initial state, then an aligned form at a misaligned address.
+    let mm = 0x2_1f80u32;
+    rows.push(Row::new(
+        raw(&[0x0f, 0xae, 0x13, 0x0f, 0x58, 0x43, 0x21]), // ldmxcsr [ebx]; addps xmm0, [ebx+0x21]
+        with_fx(Fx::fninit()).data_bytes((EA - DATA) as usize, &mm.to_le_bytes()),
+    ));
+    for op in [[0x0f, 0x58, 0x43, 0x21], [0x0f, 0x28, 0x43, 0x21]] {
+        // addps xmm0, [ebx+0x21] (allowed misaligned in MM mode); movaps (never).
+        rows.push(Row::new(raw(&op), with_fx(Fx::fninit().mxcsr(mm))));
+    }
+    rows.push(Row::new(
+        raw(&[0x0f, 0xae, 0x03]), // fxsave [ebx]: MXCSR and MXCSR_MASK as stored
+        with_fx(Fx::fninit().mxcsr(mm)),
+    ));
     // FXRSTOR of an image with each MXCSR bit above 15.
     for bit in 16..32u32 {
         let img = Fx::fninit().mxcsr(0x1f80 | 1 << bit).0;

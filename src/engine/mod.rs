@@ -180,11 +180,25 @@ impl Engine {
         self.ctx.mem_base = mem.host_base() as u64;
         // Reserved MXCSR bits would make the host fault loading it; the guest itself can
         // only set valid values (LDMXCSR/FXRSTOR check), so this only guards external state.
-        let m = u32::from_le_bytes(self.ctx.cpu.fx.0[24..28].try_into().unwrap_or_default());
-        self.ctx.cpu.fx.0[24..28].copy_from_slice(&(m & 0xffff).to_le_bytes());
+        let fx = &mut self.ctx.cpu.fx.0;
+        let m = u32::from_le_bytes([fx[24], fx[25], fx[26], fx[27]]);
+        fx[24..28].copy_from_slice(&(m & x64::host_mxcsr_mask()).to_le_bytes());
+        // The x87 last-instruction pointers the guest sees are kept in the context while
+        // translated code runs (the host unit records host addresses): FXSAVE layout
+        // FOP@6, FIP@8, FCS@12, FDS@20.
+        let rd16 = |o: usize| u32::from(u16::from_le_bytes([fx[o], fx[o + 1]]));
+        self.ctx.fpu_ip = u32::from_le_bytes([fx[8], fx[9], fx[10], fx[11]]);
+        self.ctx.fpu_cs_op = rd16(12) | (rd16(6) & 0x7ff) << 16;
+        self.ctx.fpu_ds = rd16(20);
         x64::fpu_load(&self.ctx.cpu.fx);
         let exit = self.run_loop(mem, desc);
         x64::fpu_store(&mut self.ctx.cpu.fx);
+        let (ip, cs_op, ds) = (self.ctx.fpu_ip, self.ctx.fpu_cs_op, self.ctx.fpu_ds);
+        let fx = &mut self.ctx.cpu.fx.0;
+        fx[6..8].copy_from_slice(&((cs_op >> 16) as u16).to_le_bytes());
+        fx[8..12].copy_from_slice(&ip.to_le_bytes());
+        fx[12..14].copy_from_slice(&(cs_op as u16).to_le_bytes());
+        fx[20..22].copy_from_slice(&(ds as u16).to_le_bytes());
         exit
     }
 

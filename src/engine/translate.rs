@@ -176,8 +176,14 @@ fn emit_insn(
     let g = &gi.insn;
     let class = gi.class;
     if class == Class::Copy
-        && matches!(g.mnemonic(), iced_x86::Mnemonic::Fxsave | iced_x86::Mnemonic::Fxrstor)
+        && g.mnemonic() == iced_x86::Mnemonic::Fxsave
     {
+        let b = Box::new(*g);
+        e.helper(g.ip32(), crate::interp::fxsave_helper as *const () as u64, &*b as *const Instruction as u64);
+        helper_insns.push(b);
+        return Ok(());
+    }
+    if class == Class::Copy && g.mnemonic() == iced_x86::Mnemonic::Fxrstor {
         emit_copy(e, g, segs)?;
         let b = Box::new(*g);
         e.helper(g.ip32(), crate::interp::x87_env_helper as *const () as u64, &*b as *const Instruction as u64);
@@ -201,8 +207,10 @@ fn emit_insn(
             helper_insns.push(b);
             return Ok(());
         }
-        x87_pointers(e, g, gi.fop, segs);
+        // The pointers name the last x87 instruction that executed: an instruction that
+        // takes a pending #MF (or faults) before executing leaves them alone.
         emit_copy(e, g, segs)?;
+        x87_pointers(e, g, gi.fop, segs);
         if fixup {
             let b = Box::new(*g);
             e.helper(

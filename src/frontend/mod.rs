@@ -361,7 +361,7 @@ fn is_x87(i: &Instruction) -> bool {
         && f.iter()
             .any(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387))
         && f.iter()
-            .all(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387 | F::CMOV))
+            .all(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387 | F::CMOV | F::SSE3))
 }
 
 /// MMX, SSE, SSE2, SSE3 and SSSE3 (and FXSAVE/FXRSTOR) run on the host's units with the
@@ -432,6 +432,10 @@ pub fn is_x87_control(m: Mnemonic) -> bool {
             | M::Fnsave
             | M::Frstor
             | M::Wait
+            // The 8087/287 leftovers are no-ops on a 387 and later, pointers untouched.
+            | M::Fneni
+            | M::Fndisi
+            | M::Fnsetpm
     )
 }
 

@@ -555,3 +555,50 @@ pub fn fpu_store(fx: &mut crate::cpu::FxState) {
     fx.0[..24].copy_from_slice(&tmp.0[..24]);
     fx.0[32..160].copy_from_slice(&tmp.0[32..160]);
 }
+
+/// The host's MXCSR_MASK (FXSAVE bytes 28..32; 0xFFBF when it reports 0, SDM Vol. 1
+/// 11.6.6): which MXCSR bits may be set without a #GP.
+pub fn host_mxcsr_mask() -> u32 {
+    static MASK: spin::Once<u32> = spin::Once::new();
+    *MASK.call_once(|| {
+        let mut tmp = crate::cpu::FxState([0; 512]);
+        // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area.
+        unsafe {
+            core::arch::asm!("fxsave [{fx}]", fx = in(reg) tmp.0.as_mut_ptr(), options(nostack));
+        }
+        match u32::from_le_bytes([tmp.0[28], tmp.0[29], tmp.0[30], tmp.0[31]]) {
+            0 => 0xffbf,
+            m => m,
+        }
+    })
+}
+
+/// Guest FXSAVE (SDM Vol. 2, FXSAVE, 32-bit format): the x87 part from the host unit (which
+/// holds the guest's stack), MXCSR and XMM0-7 from the context (saved there before helper
+/// calls), the guest's instruction pointers instead of the host's, and nothing written past
+/// byte 288: a 32-bit FXSAVE leaves the XMM8-15 slots alone, and the host's would leak host
+/// registers into guest memory.
+pub fn guest_fxsave_image(fx: &crate::cpu::FxState, ip: u32, cs_op: u32, ds: u32) -> [u8; 288] {
+    let mut tmp = crate::cpu::FxState([0; 512]);
+    // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area.
+    unsafe {
+        core::arch::asm!("fxsave [{fx}]", fx = in(reg) tmp.0.as_mut_ptr(), options(nostack));
+    }
+    let mut img = [0u8; 288];
+    img[..160].copy_from_slice(&tmp.0[..160]);
+    img[24..28].copy_from_slice(&fx.0[24..28]);
+    img[160..288].copy_from_slice(&fx.0[160..288]);
+    // The host may not store the pointers (AMD: only with an exception pending); then
+    // neither does the guest's image.
+    let stored = tmp.0[6..24].iter().any(|&b| b != 0);
+    let (fop, fcs) = if stored { ((cs_op >> 16) as u16, cs_op as u16) } else { (0, 0) };
+    let (fip, fds) = if stored { (ip, ds as u16) } else { (0, 0) };
+    img[6..8].copy_from_slice(&fop.to_le_bytes());
+    img[8..12].copy_from_slice(&fip.to_le_bytes());
+    img[12..14].copy_from_slice(&fcs.to_le_bytes());
+    img[20..22].copy_from_slice(&fds.to_le_bytes());
+    if !stored {
+        img[16..20].fill(0);
+    }
+    img
+}
