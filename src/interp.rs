@@ -34,7 +34,12 @@ pub fn cpuid(leaf: u32, _sub: u32) -> [u32; 4] {
         // "XdbtIA32Xlat": not a vendor whose quirks software would assume.
         0 => [1, 0x7462_6458, 0x7461_6c58, 0x3233_4149],
         // Family 6, model 0 (a generic i686).
-        1 => [0x0000_0600, 0, ECX_SSE3 | ECX_SSSE3, FPU | TSC | CX8 | CMOV | MMX | FXSR | SSE | SSE2],
+        1 => [
+            0x0000_0600,
+            0,
+            ECX_SSE3 | ECX_SSSE3,
+            FPU | TSC | CX8 | CMOV | MMX | FXSR | SSE | SSE2,
+        ],
         0x8000_0000 => [0x8000_0000, 0, 0, 0],
         _ => [0; 4],
     }
@@ -927,7 +932,7 @@ pub unsafe extern "C" fn x87_env_helper(ctx: *mut JitContext, insn: *const Instr
     let (ctx, insn) = unsafe { (&mut *ctx, &*insn) };
     // SAFETY: as in `interp_helper`.
     let env: &mut HelperEnv = unsafe { &mut **ctx.env.cast::<&mut HelperEnv>() };
-    let (ip, cs_op, ds) = (ctx.fpu_ip, ctx.fpu_cs_op, ctx.fpu_ds);
+    let (ip, cs_op, dp, ds) = (ctx.fpu_ip, ctx.fpu_cs_op, ctx.fpu_dp, ctx.fpu_ds);
     let mut c = Ctx {
         cpu: &mut ctx.cpu,
         mem: &mut *env.mem,
@@ -938,62 +943,53 @@ pub unsafe extern "C" fn x87_env_helper(ctx: *mut JitContext, insn: *const Instr
     let ea = c.ea(insn);
     let wide = insn.code().op_code().operand_size() != 16;
     let m = insn.mnemonic();
-    let fx = matches!(m, Mnemonic::Fxsave | Mnemonic::Fxrstor);
-    let store = matches!(m, Mnemonic::Fnstenv | Mnemonic::Fnsave | Mnemonic::Fxsave);
-    let mut loaded = [0u32; 3];
-    let mut r: Result<(), Fault> = Ok(());
-    if fx {
-        // FXSAVE image: FOP@6, FIP@8, FCS@12, FDS@20. The host may leave the pointers zero
-        // (AMD does unless an exception is pending); then so does the guest's image.
-        let fields: [(u32, u32, u32); 4] =
-            [(6, 2, cs_op >> 16), (8, 4, ip), (12, 2, cs_op & 0xffff), (20, 2, ds & 0xffff)];
-        let mut got = [0u32; 4];
-        for (k, &(o, w, v)) in fields.iter().enumerate() {
-            let a = ea.wrapping_add(o);
-            match c.read(s, a, w) {
-                Ok(old) => {
-                    got[k] = old;
-                    if store && old != 0 {
-                        if let Err(f) = c.write(s, a, w, v) {
-                            r = Err(f);
-                            break;
-                        }
-                    }
-                }
-                Err(f) => {
-                    r = Err(f);
-                    break;
-                }
-            }
-        }
-        loaded = [got[1], got[2] | (got[0] << 16), got[3]];
+    let store = matches!(m, Mnemonic::Fnstenv | Mnemonic::Fnsave);
+    // (offset, width) of FIP, FCS|FOP, FDP, FDS in the image (SDM Vol. 1 figures 8-9 to
+    // 8-12, and FXSAVE's table 10-2 for FXRSTOR, where FOP and FCS are apart).
+    let fxr = m == Mnemonic::Fxrstor;
+    let lay: [(u32, u32); 4] = if fxr {
+        [(8, 4), (12, 2), (16, 4), (20, 2)]
+    } else if wide {
+        [(12, 4), (16, 4), (20, 4), (24, 4)]
     } else {
-        // (offset, width) of FIP, FCS[|FOP], FDS in the FNSTENV/FNSAVE image.
-        let lay: [(u32, u32); 3] =
-            if wide { [(12, 4), (16, 4), (24, 4)] } else { [(6, 2), (8, 2), (12, 2)] };
-        // The 32-bit image's FDS slot has its reserved upper half set, as FNSTENV writes it.
-        let fds = if wide { 0xffff_0000 | (ds & 0xffff) } else { ds & 0xffff };
-        let vals = [ip, cs_op & 0x07ff_ffff, fds];
-        for (k, &(o, w)) in lay.iter().enumerate() {
-            let a = ea.wrapping_add(o);
-            let step =
-                if store { c.write(s, a, w, vals[k]) } else { c.read(s, a, w).map(|v| loaded[k] = v) };
-            if let Err(f) = step {
-                r = Err(f);
-                break;
-            }
+        [(6, 2), (8, 2), (10, 2), (12, 2)]
+    };
+    // The 32-bit image's FDS slot has its reserved upper half set, as FNSTENV writes it.
+    let fds = if wide {
+        0xffff_0000 | (ds & 0xffff)
+    } else {
+        ds & 0xffff
+    };
+    let vals = [ip, cs_op & 0x07ff_ffff, dp, fds];
+    let mut loaded = [0u32; 4];
+    let mut r: Result<(), Fault> = Ok(());
+    for (k, &(o, w)) in lay.iter().enumerate() {
+        let a = ea.wrapping_add(o);
+        let step = if store {
+            c.write(s, a, w, vals[k])
+        } else {
+            c.read(s, a, w).map(|v| loaded[k] = v)
+        };
+        if let Err(f) = step {
+            r = Err(f);
+            break;
+        }
+    }
+    if fxr && r.is_ok() {
+        match c.read(s, ea.wrapping_add(6), 2) {
+            Ok(fop) => loaded[1] = (loaded[1] & 0xffff) | ((fop & 0x7ff) << 16),
+            Err(f) => r = Err(f),
         }
     }
     if r.is_ok() && m == Mnemonic::Fnsave {
         // FNSAVE ends with an FNINIT.
-        ctx.fpu_ip = 0;
-        ctx.fpu_cs_op = 0;
-        ctx.fpu_ds = 0;
+        (ctx.fpu_ip, ctx.fpu_cs_op, ctx.fpu_dp, ctx.fpu_ds) = (0, 0, 0, 0);
     }
     if r.is_ok() && !store {
         ctx.fpu_ip = loaded[0];
         ctx.fpu_cs_op = loaded[1] & 0x07ff_ffff;
-        ctx.fpu_ds = loaded[2] & 0xffff;
+        ctx.fpu_dp = loaded[2];
+        ctx.fpu_ds = loaded[3] & 0xffff;
     }
     match r {
         Ok(()) => 0,
@@ -1018,8 +1014,16 @@ pub unsafe extern "C" fn fxsave_helper(ctx: *mut JitContext, insn: *const Instru
     let (ctx, insn) = unsafe { (&mut *ctx, &*insn) };
     // SAFETY: as in `interp_helper`.
     let env: &mut HelperEnv = unsafe { &mut **ctx.env.cast::<&mut HelperEnv>() };
-    let img = crate::backend::x64::guest_fxsave_image(&ctx.cpu.fx, ctx.fpu_ip, ctx.fpu_cs_op, ctx.fpu_ds);
-    let c = Ctx { cpu: &mut ctx.cpu, mem: &mut *env.mem, desc: env.desc, flush: false };
+    let img = crate::backend::x64::guest_fxsave_image(
+        &ctx.cpu.fx,
+        [ctx.fpu_ip, ctx.fpu_cs_op, ctx.fpu_dp, ctx.fpu_ds],
+    );
+    let c = Ctx {
+        cpu: &mut ctx.cpu,
+        mem: &mut *env.mem,
+        desc: env.desc,
+        flush: false,
+    };
     let s = Ctx::mem_seg(insn);
     let ea = c.ea(insn);
     let r = (|| -> Result<(), Fault> {

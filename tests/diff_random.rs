@@ -1398,29 +1398,3 @@ fn random_sequences() {
         kinds.join("\n")
     );
 }
-
-/// Oracle throughput alone (`cargo test --release --test diff_random -- --ignored`).
-#[test]
-#[ignore]
-fn oracle_speed() {
-    let cases: Vec<SnippetCase> = (0..50_000u64)
-        .map(|i| generate(DEFAULT_SEED, i).1)
-        .collect();
-    let mut oracle = xdbt::hosted::oracle::Oracle::new().expect("oracle");
-    let start = std::time::Instant::now();
-    for c in &cases {
-        oracle.run(c).expect("oracle");
-    }
-    let single = start.elapsed().as_secs_f64();
-    let start = std::time::Instant::now();
-    for chunk in cases.chunks(BATCH) {
-        let res = oracle.run_many(chunk).expect("oracle");
-        assert_eq!(res.len(), chunk.len());
-    }
-    let batch = start.elapsed().as_secs_f64();
-    println!(
-        "oracle: {:.0} cases/s pipelined (run_many), {:.0} cases/s one at a time (run)",
-        cases.len() as f64 / batch,
-        cases.len() as f64 / single
-    );
-}

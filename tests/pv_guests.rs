@@ -12,8 +12,15 @@ fn root() -> PathBuf {
 }
 
 fn build_guests() -> Vec<String> {
-    let st = Command::new("bash").arg(root().join("ci/build-guests.sh")).output().expect("running ci/build-guests.sh");
-    assert!(st.status.success(), "building the guests failed (gcc-multilib installed?):\n{}", String::from_utf8_lossy(&st.stderr));
+    let st = Command::new("bash")
+        .arg(root().join("ci/build-guests.sh"))
+        .output()
+        .expect("running ci/build-guests.sh");
+    assert!(
+        st.status.success(),
+        "building the guests failed (gcc-multilib installed?):\n{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let mut names: Vec<String> = std::fs::read_dir(root().join("tests/guests"))
         .unwrap()
         .filter_map(|e| {
@@ -65,10 +72,19 @@ fn bad_kernels_are_refused() {
     elf64[4] = 2;
     cases.push(("elfclass64", elf64));
     // No Xen notes: a plain static Linux program.
-    let plain = Command::new("gcc").args(["-m32", "-static", "-O2", "-x", "c", "-", "-o"]).arg(dir.join("plain")).stdin(std::process::Stdio::piped()).spawn();
+    let plain = Command::new("gcc")
+        .args(["-m32", "-static", "-O2", "-x", "c", "-", "-o"])
+        .arg(dir.join("plain"))
+        .stdin(std::process::Stdio::piped())
+        .spawn();
     if let Ok(mut child) = plain {
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(b"int main(void){return 0;}\n").unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"int main(void){return 0;}\n")
+            .unwrap();
         assert!(child.wait().unwrap().success());
         cases.push(("no-notes", std::fs::read(dir.join("plain")).unwrap()));
     }

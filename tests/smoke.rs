@@ -189,7 +189,9 @@ fn x87_runs_on_the_host_unit() {
 #[test]
 fn pop_to_absolute_address() {
     // push 0x1234 ; pop dword [0x20000010] ; mov eax, [0x20000010] ; int3
-    let code = [0x68, 0x34, 0x12, 0, 0, 0x8f, 0x05, 0x10, 0, 0, 0x20, 0xa1, 0x10, 0, 0, 0x20, 0xcc];
+    let code = [
+        0x68, 0x34, 0x12, 0, 0, 0x8f, 0x05, 0x10, 0, 0, 0x20, 0xa1, 0x10, 0, 0, 0x20, 0xcc,
+    ];
     let mut r = SnippetRunner::new().unwrap();
     let res = r.run(&case(&code, [0, 0, 0, 0, 0x2000_1000, 0, 0, 0]));
     assert_eq!(res.regs[0], 0x1234);
@@ -202,7 +204,10 @@ fn pop_to_absolute_address() {
 fn fwait_runs() {
     // fninit ; fwait ; fnstsw ax ; int3
     let mut r = SnippetRunner::new().unwrap();
-    let res = r.run(&case(&[0xdb, 0xe3, 0x9b, 0xdf, 0xe0, 0xcc], [0xffff_ffff, 0, 0, 0, 0x2000_1000, 0, 0, 0]));
+    let res = r.run(&case(
+        &[0xdb, 0xe3, 0x9b, 0xdf, 0xe0, 0xcc],
+        [0xffff_ffff, 0, 0, 0, 0x2000_1000, 0, 0, 0],
+    ));
     assert_eq!(res.stop.vector, 3, "{res:?}");
     assert_eq!(res.regs[0] & 0xffff, 0);
 }

@@ -76,6 +76,9 @@ pub struct JitContext {
     pub fpu_ip: u32,
     pub fpu_cs_op: u32,
     pub fpu_ds: u32,
+    /// FDP: the offset of the last x87 memory operand (the host unit's copy is not kept
+    /// across host context switches on some CPUs).
+    pub fpu_dp: u32,
     /// The host's MXCSR while translated code runs with the guest's.
     pub host_mxcsr: u32,
     /// Host address of guest linear address 0 (for the few templates that cannot use GS).
@@ -122,5 +125,6 @@ pub mod off {
     pub const FPU_IP: i32 = offset_of!(JitContext, fpu_ip) as i32;
     pub const FPU_CS_OP: i32 = offset_of!(JitContext, fpu_cs_op) as i32;
     pub const FPU_DS: i32 = offset_of!(JitContext, fpu_ds) as i32;
+    pub const FPU_DP: i32 = offset_of!(JitContext, fpu_dp) as i32;
     pub const IBTC: i32 = offset_of!(JitContext, ibtc) as i32;
 }

@@ -190,14 +190,17 @@ impl Engine {
         self.ctx.fpu_ip = u32::from_le_bytes([fx[8], fx[9], fx[10], fx[11]]);
         self.ctx.fpu_cs_op = rd16(12) | (rd16(6) & 0x7ff) << 16;
         self.ctx.fpu_ds = rd16(20);
+        self.ctx.fpu_dp = u32::from_le_bytes([fx[16], fx[17], fx[18], fx[19]]);
         x64::fpu_load(&self.ctx.cpu.fx);
         let exit = self.run_loop(mem, desc);
         x64::fpu_store(&mut self.ctx.cpu.fx);
         let (ip, cs_op, ds) = (self.ctx.fpu_ip, self.ctx.fpu_cs_op, self.ctx.fpu_ds);
+        let dp = self.ctx.fpu_dp;
         let fx = &mut self.ctx.cpu.fx.0;
         fx[6..8].copy_from_slice(&((cs_op >> 16) as u16).to_le_bytes());
         fx[8..12].copy_from_slice(&ip.to_le_bytes());
         fx[12..14].copy_from_slice(&(cs_op as u16).to_le_bytes());
+        fx[16..20].copy_from_slice(&dp.to_le_bytes());
         fx[20..22].copy_from_slice(&(ds as u16).to_le_bytes());
         exit
     }

@@ -146,6 +146,7 @@ fn x87_pointers(e: &mut BlockEmitter, g: &Instruction, fop: u16, segs: &SegEnv) 
             ; mov DWORD [r15 + off::FPU_IP], 0
             ; mov DWORD [r15 + off::FPU_CS_OP], 0
             ; mov DWORD [r15 + off::FPU_DS], 0
+            ; mov DWORD [r15 + off::FPU_DP], 0
         );
     } else if !crate::frontend::is_x87_control(m) {
         let cs = i32::from(segs.seg[1].selector);
@@ -163,6 +164,10 @@ fn x87_pointers(e: &mut BlockEmitter, g: &Instruction, fop: u16, segs: &SegEnv) 
                 _ => segs.seg[3].selector,
             };
             asm!(e.buf ; mov DWORD [r15 + off::FPU_DS], i32::from(ds));
+            // FDP is the operand's offset (without the segment base).
+            if crate::backend::x64::copy::ea_into_r14(e, g, 0).is_ok() {
+                asm!(e.buf ; mov DWORD [r15 + off::FPU_DP], r14d);
+            }
         }
     }
 }
@@ -175,18 +180,24 @@ fn emit_insn(
 ) -> Result<(), CopyError> {
     let g = &gi.insn;
     let class = gi.class;
-    if class == Class::Copy
-        && g.mnemonic() == iced_x86::Mnemonic::Fxsave
-    {
+    if class == Class::Copy && g.mnemonic() == iced_x86::Mnemonic::Fxsave {
         let b = Box::new(*g);
-        e.helper(g.ip32(), crate::interp::fxsave_helper as *const () as u64, &*b as *const Instruction as u64);
+        e.helper(
+            g.ip32(),
+            crate::interp::fxsave_helper as *const () as u64,
+            &*b as *const Instruction as u64,
+        );
         helper_insns.push(b);
         return Ok(());
     }
     if class == Class::Copy && g.mnemonic() == iced_x86::Mnemonic::Fxrstor {
         emit_copy(e, g, segs)?;
         let b = Box::new(*g);
-        e.helper(g.ip32(), crate::interp::x87_env_helper as *const () as u64, &*b as *const Instruction as u64);
+        e.helper(
+            g.ip32(),
+            crate::interp::x87_env_helper as *const () as u64,
+            &*b as *const Instruction as u64,
+        );
         helper_insns.push(b);
         return Ok(());
     }

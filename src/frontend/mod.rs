@@ -370,7 +370,8 @@ fn is_simd(i: &Instruction) -> bool {
     use iced_x86::CpuidFeature as F;
     let f = i.cpuid_features();
     !f.is_empty()
-        && f.iter().all(|x| matches!(x, F::MMX | F::SSE | F::SSE2 | F::SSE3 | F::SSSE3 | F::FXSR))
+        && f.iter()
+            .all(|x| matches!(x, F::MMX | F::SSE | F::SSE2 | F::SSE3 | F::SSSE3 | F::FXSR))
 }
 
 /// Every iced `Code` the translator claims to implement (decodable in 32-bit mode and not

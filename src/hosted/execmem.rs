@@ -141,20 +141,50 @@ pub fn privatize(m: &ExecMemory) -> Result<()> {
     unsafe {
         let fd = libc::memfd_create(c"xdbt-code".as_ptr(), libc::MFD_CLOEXEC);
         if fd < 0 || libc::ftruncate(fd, m.size as libc::off_t) != 0 {
-            return Err(Error::Os("copying the code cache", std::io::Error::last_os_error()));
+            return Err(Error::Os(
+                "copying the code cache",
+                std::io::Error::last_os_error(),
+            ));
         }
-        let tmp = libc::mmap(core::ptr::null_mut(), m.size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0);
+        let tmp = libc::mmap(
+            core::ptr::null_mut(),
+            m.size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
         if tmp == libc::MAP_FAILED {
             libc::close(fd);
-            return Err(Error::Os("copying the code cache", std::io::Error::last_os_error()));
+            return Err(Error::Os(
+                "copying the code cache",
+                std::io::Error::last_os_error(),
+            ));
         }
         core::ptr::copy_nonoverlapping(m.rw, tmp.cast::<u8>(), m.size);
         libc::munmap(tmp, m.size);
-        let rw = libc::mmap(m.rw.cast(), m.size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_FIXED, fd, 0);
-        let rx = libc::mmap(m.rx as *mut libc::c_void, m.size, libc::PROT_READ | libc::PROT_EXEC, libc::MAP_SHARED | libc::MAP_FIXED, fd, 0);
+        let rw = libc::mmap(
+            m.rw.cast(),
+            m.size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd,
+            0,
+        );
+        let rx = libc::mmap(
+            m.rx as *mut libc::c_void,
+            m.size,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd,
+            0,
+        );
         libc::close(fd);
         if rw == libc::MAP_FAILED || rx == libc::MAP_FAILED {
-            return Err(Error::Os("copying the code cache", std::io::Error::last_os_error()));
+            return Err(Error::Os(
+                "copying the code cache",
+                std::io::Error::last_os_error(),
+            ));
         }
     }
     Ok(())

@@ -10,7 +10,7 @@ use super::machine::Machine;
 use crate::cpu::seg::{SegReg, Segment};
 use crate::exit::Exit;
 use crate::mmu::{GuestAddr, Prot};
-use crate::pv::builder::{self, BuildConfig, BootLayout, PtLevel, Pfn};
+use crate::pv::builder::{self, BootLayout, BuildConfig, Pfn, PtLevel};
 use crate::pv::hypercall::{self, Outcome, PvDomain, PvHost};
 use crate::pv::traps;
 use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
@@ -69,7 +69,11 @@ impl PhysMem {
             if p == libc::MAP_FAILED {
                 return Err(format!("guest memory: {}", std::io::Error::last_os_error()));
             }
-            Ok(PhysMem { fd, host: p.cast(), len })
+            Ok(PhysMem {
+                fd,
+                host: p.cast(),
+                len,
+            })
         }
     }
 
@@ -95,9 +99,16 @@ impl Drop for PhysMem {
 }
 
 /// Write the start-of-day image into guest RAM (BootLayout's documented order).
-fn populate(layout: &BootLayout, image: &[u8], ramdisk: Option<&[u8]>, ram: &mut PhysMem) -> Result<(), String> {
+fn populate(
+    layout: &BootLayout,
+    image: &[u8],
+    ramdisk: Option<&[u8]>,
+    ram: &mut PhysMem,
+) -> Result<(), String> {
     for s in &layout.segments {
-        let bytes = image.get(s.file.clone()).ok_or("segment outside the image")?;
+        let bytes = image
+            .get(s.file.clone())
+            .ok_or("segment outside the image")?;
         ram.write(s.pfn, s.page_offset as usize, bytes)?;
     }
     if let (Some(m), Some(rd)) = (layout.ramdisk, ramdisk) {
@@ -112,7 +123,11 @@ fn populate(layout: &BootLayout, image: &[u8], ramdisk: Option<&[u8]>, ram: &mut
         let bytes: Vec<u8> = pt.entries.iter().flat_map(|e| e.to_le_bytes()).collect();
         ram.write(pt.pfn, 0, &bytes)?;
     }
-    ram.write(layout.start_info_pfn, 0, &builder::start_info_bytes(&layout.start_info))?;
+    ram.write(
+        layout.start_info_pfn,
+        0,
+        &builder::start_info_bytes(&layout.start_info),
+    )?;
     if let Some(h) = layout.hypercall_page {
         ram.write(h.pfn, 0, &builder::hypercall_page_bytes())?;
     }
@@ -124,18 +139,31 @@ fn map_initial(layout: &BootLayout, m: &mut Machine, ram: &PhysMem) -> Result<()
     const P: u64 = 1;
     const RW: u64 = 2;
     const NX: u64 = 1 << 63;
-    let table = |pfn: u64| layout.page_tables.iter().find(|t| u64::from(t.pfn.0) == pfn);
-    let l3 = layout.page_tables.iter().find(|t| t.level == PtLevel::L3).ok_or("no L3 table")?;
+    let table = |pfn: u64| {
+        layout
+            .page_tables
+            .iter()
+            .find(|t| u64::from(t.pfn.0) == pfn)
+    };
+    let l3 = layout
+        .page_tables
+        .iter()
+        .find(|t| t.level == PtLevel::L3)
+        .ok_or("no L3 table")?;
     for (i3, &e3) in l3.entries.iter().enumerate().take(4) {
         if e3 & P == 0 {
             continue;
         }
-        let Some(l2) = table((e3 >> 12) & 0xff_ffff) else { continue };
+        let Some(l2) = table((e3 >> 12) & 0xff_ffff) else {
+            continue;
+        };
         for (i2, &e2) in l2.entries.iter().enumerate() {
             if e2 & P == 0 {
                 continue;
             }
-            let Some(l1) = table((e2 >> 12) & 0xff_ffff) else { continue };
+            let Some(l1) = table((e2 >> 12) & 0xff_ffff) else {
+                continue;
+            };
             for (i1, &e1) in l1.entries.iter().enumerate() {
                 if e1 & P == 0 {
                     continue;
@@ -188,7 +216,12 @@ fn selector_fn(gdt: &[u64]) -> impl Fn(u16) -> Option<Segment> + '_ {
     }
 }
 
-fn deliver(m: &mut Machine, dom: &mut PvDomain, vector: u8, err: Option<u32>) -> Result<(), traps::BounceError> {
+fn deliver(
+    m: &mut Machine,
+    dom: &mut PvDomain,
+    vector: u8,
+    err: Option<u32>,
+) -> Result<(), traps::BounceError> {
     let mut cpu = m.cpu().clone();
     let gdt = m.gdt.clone();
     let sel = selector_fn(&gdt);
@@ -204,15 +237,34 @@ fn deliver(m: &mut Machine, dom: &mut PvDomain, vector: u8, err: Option<u32>) ->
 fn crash_report(m: &Machine, why: &str) {
     let c = m.cpu();
     let mut code = [0u8; 16];
-    let n = (0..16).take_while(|&k| m.mem.peek(GuestAddr(c.eip.wrapping_add(k)), &mut code[k as usize..k as usize + 1]).is_ok()).count();
-    let mut dec = iced_x86::Decoder::with_ip(32, &code[..n], u64::from(c.eip), iced_x86::DecoderOptions::NONE);
+    let n = (0..16)
+        .take_while(|&k| {
+            m.mem
+                .peek(
+                    GuestAddr(c.eip.wrapping_add(k)),
+                    &mut code[k as usize..k as usize + 1],
+                )
+                .is_ok()
+        })
+        .count();
+    let mut dec = iced_x86::Decoder::with_ip(
+        32,
+        &code[..n],
+        u64::from(c.eip),
+        iced_x86::DecoderOptions::NONE,
+    );
     let insn = dec.decode();
     eprintln!("xdbt: guest crashed: {why}");
     eprintln!(
         "  eip={:08x} eflags={:08x} eax={:08x} ecx={:08x} edx={:08x} ebx={:08x} esp={:08x} ebp={:08x} esi={:08x} edi={:08x}",
         c.eip, c.eflags, c.gpr[0], c.gpr[1], c.gpr[2], c.gpr[3], c.gpr[4], c.gpr[5], c.gpr[6], c.gpr[7]
     );
-    eprintln!("  at {:08x}: {:02x?} ({:?})", c.eip, &code[..insn.len().min(n)], insn.mnemonic());
+    eprintln!(
+        "  at {:08x}: {:02x?} ({:?})",
+        c.eip,
+        &code[..insn.len().min(n)],
+        insn.mnemonic()
+    );
 }
 
 /// Boot `image` and run it to its end; returns the process exit code.
@@ -274,7 +326,11 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             }
             Exit::SoftInt { vector, len } if vector != 0x82 || m.cpu().cpl != 1 => {
                 // `int n`: delivered if the gate's DPL allows it from this ring, else #GP.
-                let dpl = dom.trap_table.iter().find(|t| t.0 == vector).map(|t| t.1 & 3);
+                let dpl = dom
+                    .trap_table
+                    .iter()
+                    .find(|t| t.0 == vector)
+                    .map(|t| t.1 & 3);
                 let (v, err) = if vector != 0x82 && dpl.is_some_and(|d| d >= m.cpu().cpl) {
                     (vector, None)
                 } else {
@@ -300,7 +356,9 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
                 let out = hypercall::dispatch(&mut dom, &mut cpu, &mut m.mem, &mut console);
                 *m.cpu_mut() = cpu;
                 if let Outcome::Shutdown(reason) = out {
-                    use hypercall_abi::sched::{SHUTDOWN_poweroff as POWEROFF, SHUTDOWN_reboot as REBOOT};
+                    use hypercall_abi::sched::{
+                        SHUTDOWN_poweroff as POWEROFF, SHUTDOWN_reboot as REBOOT,
+                    };
                     break match reason {
                         POWEROFF => EXIT_POWEROFF,
                         REBOOT => EXIT_REBOOT,

@@ -144,13 +144,23 @@ impl Window {
 
     /// Replace guest pages [first, first + n) with a fresh PROT_NONE mapping: anonymous
     /// zeroed memory, or `fd` at `offset` (shared); then give them `prot`.
-    fn remap(&mut self, first: usize, n: usize, backing: Option<(i32, u64)>, prot: Prot) -> Result<()> {
+    fn remap(
+        &mut self,
+        first: usize,
+        n: usize,
+        backing: Option<(i32, u64)>,
+        prot: Prot,
+    ) -> Result<()> {
         if n == 0 {
             return Ok(());
         }
         let (flags, fd, off) = match backing {
             Some((fd, off)) => (libc::MAP_SHARED | libc::MAP_FIXED, fd, off as libc::off_t),
-            None => (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE, -1, 0),
+            None => (
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                -1,
+                0,
+            ),
         };
         // SAFETY: MAP_FIXED over pages inside our own reservation; nothing else lives there.
         let p = unsafe {
@@ -185,7 +195,14 @@ impl Window {
     /// Map `len` bytes of the file `fd` at `offset` (shared) at guest address `addr`: how a
     /// PV guest's pseudo-physical frames appear at the virtual addresses its page tables
     /// give them.
-    pub fn map_fd(&mut self, addr: GuestAddr, len: u64, fd: i32, offset: u64, prot: Prot) -> Result<()> {
+    pub fn map_fd(
+        &mut self,
+        addr: GuestAddr,
+        len: u64,
+        fd: i32,
+        offset: u64,
+        prot: Prot,
+    ) -> Result<()> {
         let (first, n) = Self::range(addr, len)?;
         self.remap(first, n, Some((fd, offset)), prot)
     }

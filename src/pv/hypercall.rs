@@ -201,7 +201,14 @@ fn set_trap_table(dom: &mut PvDomain, table: u32, mem: &mut dyn GuestMemory) -> 
     }
     for k in 0..256u32 {
         let mut e = [0u8; 8];
-        if mem.read(GuestAddr(table.wrapping_add(8 * k)), &mut e, crate::mmu::Access::Read).is_err() {
+        if mem
+            .read(
+                GuestAddr(table.wrapping_add(8 * k)),
+                &mut e,
+                crate::mmu::Access::Read,
+            )
+            .is_err()
+        {
             return -EFAULT;
         }
         let addr = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);

@@ -101,7 +101,10 @@ pub fn hypervisor_iret(
     selectors: &dyn Fn(u16) -> Option<Segment>,
 ) -> Result<(), BounceError> {
     let sp = cpu.gpr[ESP];
-    let rd = |k: u32| mem.read_u32(GuestAddr(sp.wrapping_add(4 * k))).map_err(|_| BounceError::FrameFault);
+    let rd = |k: u32| {
+        mem.read_u32(GuestAddr(sp.wrapping_add(4 * k)))
+            .map_err(|_| BounceError::FrameFault)
+    };
     let (eax, eip, cs, eflags) = (rd(0)?, rd(1)?, rd(2)?, rd(3)?);
     let cs = (cs & 0xffff) as u16;
     // Ring 0 is Xen's: the RPL is raised to 1 as Xen does.

@@ -578,7 +578,8 @@ pub fn host_mxcsr_mask() -> u32 {
 /// calls), the guest's instruction pointers instead of the host's, and nothing written past
 /// byte 288: a 32-bit FXSAVE leaves the XMM8-15 slots alone, and the host's would leak host
 /// registers into guest memory.
-pub fn guest_fxsave_image(fx: &crate::cpu::FxState, ip: u32, cs_op: u32, ds: u32) -> [u8; 288] {
+pub fn guest_fxsave_image(fx: &crate::cpu::FxState, ptrs: [u32; 4]) -> [u8; 288] {
+    let [ip, cs_op, dp, ds] = ptrs;
     let mut tmp = crate::cpu::FxState([0; 512]);
     // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area.
     unsafe {
@@ -591,14 +592,16 @@ pub fn guest_fxsave_image(fx: &crate::cpu::FxState, ip: u32, cs_op: u32, ds: u32
     // The host may not store the pointers (AMD: only with an exception pending); then
     // neither does the guest's image.
     let stored = tmp.0[6..24].iter().any(|&b| b != 0);
-    let (fop, fcs) = if stored { ((cs_op >> 16) as u16, cs_op as u16) } else { (0, 0) };
+    let (fop, fcs) = if stored {
+        ((cs_op >> 16) as u16, cs_op as u16)
+    } else {
+        (0, 0)
+    };
     let (fip, fds) = if stored { (ip, ds as u16) } else { (0, 0) };
     img[6..8].copy_from_slice(&fop.to_le_bytes());
     img[8..12].copy_from_slice(&fip.to_le_bytes());
     img[12..14].copy_from_slice(&fcs.to_le_bytes());
+    img[16..20].copy_from_slice(&(if stored { dp } else { 0 }).to_le_bytes());
     img[20..22].copy_from_slice(&fds.to_le_bytes());
-    if !stored {
-        img[16..20].fill(0);
-    }
     img
 }

@@ -71,7 +71,10 @@ fn run_pv(a: RunPv) -> ExitCode {
         return bad("only one vCPU is supported so far".into());
     }
     if !a.xenstore.is_empty() || a.console_input.is_some() {
-        return bad("--xenstore and --console-input need the xenstore and console ring, not written yet".into());
+        return bad(
+            "--xenstore and --console-input need the xenstore and console ring, not written yet"
+                .into(),
+        );
     }
     if a.memory < 4 || a.memory > 4096 {
         return bad(format!("--memory {} is outside 4..=4096 MiB", a.memory));
@@ -85,10 +88,18 @@ fn run_pv(a: RunPv) -> ExitCode {
         Err(e) => return bad(format!("ramdisk: {e}")),
     };
     let timeout = match a.timeout {
-        Some(t) if !(t > 0.0 && t < 1e9) => return bad(format!("--timeout {t} is not a positive number of seconds")),
+        Some(t) if !(t > 0.0 && t < 1e9) => {
+            return bad(format!("--timeout {t} is not a positive number of seconds"))
+        }
         t => t.map(std::time::Duration::from_secs_f64),
     };
-    let opts = pvrun::PvOptions { memory_mib: a.memory, cmdline: a.cmdline, ramdisk, timeout, stats: a.stats };
+    let opts = pvrun::PvOptions {
+        memory_mib: a.memory,
+        cmdline: a.cmdline,
+        ramdisk,
+        timeout,
+        stats: a.stats,
+    };
     ExitCode::from(pvrun::run(&image, &opts) as u8)
 }
 

@@ -493,7 +493,6 @@ pub fn move_high(fd: i32, min: i32) -> Result<i32> {
     }
 }
 
-
 /// setitimer (with `new`) or getitimer (without); the timer's previous value comes back.
 pub fn itimer(which: i32, new: Option<&libc::itimerval>) -> Result<libc::itimerval> {
     let zero = libc::timeval {
