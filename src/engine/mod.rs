@@ -333,6 +333,10 @@ impl Engine {
                 return None;
             }
             14 => {
+                if hf.addr >= base.wrapping_sub(8192) && hf.addr < base.wrapping_sub(4096) {
+                    // The FPU gate: an FPU/SIMD instruction with CR0.TS set.
+                    return Some(self.fault_exit(Fault::new(Vector::NM)));
+                }
                 if hf.addr >= base.wrapping_sub(4096) && hf.addr < base {
                     // The poll page: a stop request, at a block entry.
                     return Some({

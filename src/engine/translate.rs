@@ -135,6 +135,15 @@ fn helper_fn() -> u64 {
 }
 
 /// Emit one instruction; Err means "raise this fault instead" or "interpret".
+/// Instructions that raise #NM while CR0.TS is set: x87, MMX, SSE (SDM Vol. 3A 2.5, CR0.TS),
+/// and FWAIT (which needs CR0.MP too: set for every guest here).
+fn gate_fpu(g: &Instruction, class: Class) -> bool {
+    (class == Class::Copy || class == Class::MaskMov)
+        && (crate::frontend::x87(g)
+            || crate::frontend::simd(g)
+            || g.mnemonic() == iced_x86::Mnemonic::Wait)
+}
+
 /// x87 bookkeeping around a copied x87 instruction: record the guest's last-instruction
 /// pointers, and after FNSTENV/FNSAVE (before FLDENV/FRSTOR) exchange them with the image
 /// in guest memory through a helper.
@@ -180,6 +189,9 @@ fn emit_insn(
 ) -> Result<(), CopyError> {
     let g = &gi.insn;
     let class = gi.class;
+    if gate_fpu(g, class) {
+        e.fpu_gate();
+    }
     if class == Class::Copy && g.mnemonic() == iced_x86::Mnemonic::Fxsave {
         let b = Box::new(*g);
         e.helper(

@@ -440,6 +440,11 @@ pub fn is_x87_control(m: Mnemonic) -> bool {
     )
 }
 
+/// Is `i` an MMX/SSE..SSSE3 (or FXSAVE/FXRSTOR) instruction?
+pub fn simd(i: &Instruction) -> bool {
+    is_simd(i)
+}
+
 /// Is `i` an x87 instruction (it keeps the x87 last-instruction pointers)? FISTTP is an
 /// x87 instruction that came with SSE3.
 pub fn x87(i: &Instruction) -> bool {

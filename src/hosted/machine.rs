@@ -37,6 +37,8 @@ impl Machine {
         // The poll page must be readable for translated code's block-entry loads.
         // SAFETY: the page lies inside the window's reservation (GUARD_BELOW).
         let r = unsafe { libc::mprotect(mem.poll_page().cast(), 4096, libc::PROT_READ) };
+        // SAFETY: likewise for the FPU gate page (open: CR0.TS clear).
+        let r = r | unsafe { libc::mprotect(mem.fpu_gate_page().cast(), 4096, libc::PROT_READ) };
         if r != 0 {
             return Err(super::Error::Os(
                 "mprotect",
@@ -162,6 +164,18 @@ impl Machine {
             let _ = tx.send(());
             exit
         })
+    }
+
+    /// Virtual CR0.TS: while set, the next x87/MMX/SSE instruction raises #NM (and so does
+    /// FWAIT when CR0.MP is set), as on a CPU doing lazy FPU switching.
+    pub fn set_fpu_ts(&mut self, ts: bool) {
+        const TS: u32 = 1 << 3;
+        let cpu = self.cpu_mut();
+        cpu.cr0 = if ts { cpu.cr0 | TS } else { cpu.cr0 & !TS };
+        let prot = if ts { libc::PROT_NONE } else { libc::PROT_READ };
+        // SAFETY: the gate page is part of the window reservation and only ever holds an
+        // anonymous PROT_NONE/PROT_READ mapping.
+        unsafe { libc::mprotect(self.mem.fpu_gate_page().cast(), 4096, prot) };
     }
 
     /// In a fork child, before anything else runs: take a private copy of the state the

@@ -345,6 +345,11 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             }
             Exit::Fault(f) => {
                 let v = f.vector as u8;
+                if f.vector == crate::exit::Vector::NM {
+                    // Xen clears the virtual TS when it bounces #NM (do_device_not_available).
+                    dom.fpu_ts = false;
+                    m.set_fpu_ts(false);
+                }
                 let err = traps::has_error_code(v).then_some(f.error_code);
                 if let Err(e) = deliver(&mut m, &mut dom, v, err) {
                     crash_report(&m, &format!("{f:?} with no usable handler ({e:?})"));
@@ -353,8 +358,12 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             }
             Exit::SoftInt { vector: 0x82, .. } if m.cpu().cpl == 1 => {
                 let mut cpu = m.cpu().clone();
+                let ts = dom.fpu_ts;
                 let out = hypercall::dispatch(&mut dom, &mut cpu, &mut m.mem, &mut console);
                 *m.cpu_mut() = cpu;
+                if dom.fpu_ts != ts {
+                    m.set_fpu_ts(dom.fpu_ts);
+                }
                 if let Outcome::Shutdown(reason) = out {
                     use hypercall_abi::sched::{
                         SHUTDOWN_poweroff as POWEROFF, SHUTDOWN_reboot as REBOOT,

@@ -89,6 +89,13 @@ impl Window {
         unsafe { self.base.sub(PAGE_SIZE as usize) }
     }
 
+    /// Host address of the FPU gate page, two pages below the window: every x87/MMX/SSE
+    /// instruction loads from it first, so closing it makes them raise #NM (CR0.TS).
+    pub fn fpu_gate_page(&self) -> *mut u8 {
+        // SAFETY: GUARD_BELOW >= two pages, so this is inside the reservation.
+        unsafe { self.base.sub(2 * PAGE_SIZE as usize) }
+    }
+
     /// True if `host` lies inside the window (guards included).
     pub fn contains_host(&self, host: usize) -> bool {
         let start = self.reservation as usize;

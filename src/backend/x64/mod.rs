@@ -35,6 +35,8 @@ pub const NO_FRAME: i64 = 0x7fff_ffff_0000_0000;
 pub const ENTRY_SIZE: usize = 16;
 /// Offset of the poll page relative to the GS base (the page below the window).
 pub const POLL_DISP: i32 = -4096;
+/// Offset of the FPU gate page (closed while the guest's CR0.TS is set).
+pub const FPU_GATE_DISP: i32 = -8192;
 
 macro_rules! asm {
     ($buf:expr; $($t:tt)*) => {
@@ -262,6 +264,14 @@ impl<'a> BlockEmitter<'a> {
             };
             self.buf.extend(nop);
         }
+    }
+
+    /// Load from the FPU gate page: faults (-> #NM) while the guest's CR0.TS is set. Emitted
+    /// before x87/MMX/SSE instructions, ahead of any change to guest state.
+    pub fn fpu_gate(&mut self) {
+        // mov r14b, gs:[FPU_GATE_DISP]
+        self.buf.extend(&[0x65, 0x44, 0x8a, 0x34, 0x25]);
+        self.buf.push_i32(FPU_GATE_DISP);
     }
 
     /// Start of a guest instruction's host code.
