@@ -25,6 +25,8 @@ pub struct Block {
     pub pc_map: Vec<PcMapEntry>,
     /// Direct exits that may be chained.
     pub sites: Vec<ChainSite>,
+    /// Deferred x87 pointers, referenced from `pc_map` entries.
+    pub fpu_points: Vec<x64::FpuPoint>,
     pub host_off: u32,
     pub host_len: u32,
     /// A one-instruction block run once after a self-modifying write; never looked up.
@@ -169,13 +171,19 @@ impl CodeCache {
         true
     }
 
-    /// The guest instruction whose host code contains `host_pc`.
-    pub fn pc_lookup(&self, host_pc: u64) -> Option<PcMapEntry> {
+    /// The guest instruction whose host code contains `host_pc`, and the x87 pointers its
+    /// block had deferred there.
+    pub fn pc_lookup(&self, host_pc: u64) -> Option<(PcMapEntry, Option<x64::FpuPoint>)> {
         let i = self.block_at(host_pc)?;
         let b = &self.blocks[i];
         let off = (host_pc - self.mem.rx) as u32 - b.host_off;
         let k = b.pc_map.partition_point(|e| e.host_off <= off);
-        b.pc_map.get(k.checked_sub(1)?).copied()
+        let pm = *b.pc_map.get(k.checked_sub(1)?)?;
+        let fpu = pm
+            .fpu
+            .checked_sub(1)
+            .and_then(|j| b.fpu_points.get(usize::from(j)).copied());
+        Some((pm, fpu))
     }
 
     /// Drop the translations made from `page`: their entries are rewritten to go back to the

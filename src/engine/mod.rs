@@ -321,11 +321,24 @@ impl Engine {
     /// stop request. Returns None to continue running.
     fn host_fault_exit(&mut self, mem: &mut dyn JitMemory) -> Option<Exit> {
         let hf = self.ctx.host_fault;
-        let Some(pm) = self.cache.pc_lookup(hf.host_pc) else {
+        let Some((pm, fpu)) = self.cache.pc_lookup(hf.host_pc) else {
             // Not translated code after all: the host handler should not have sent us here.
             return Some(self.fault_exit(Fault::gp(0)));
         };
         self.apply_pc_map(&pm, hf.r14, hf.r11);
+        if let Some(p) = fpu {
+            // x87 pointers the block had not stored yet (see `translate::x87_record`).
+            if let Some((ip, cs_op)) = p.ip {
+                self.ctx.fpu_ip = ip;
+                self.ctx.fpu_cs_op = cs_op;
+            }
+            if let Some((ds, insn)) = p.dp {
+                self.ctx.fpu_ds = u32::from(ds);
+                if let Some(ea) = effective_address(&insn, &self.ctx.cpu) {
+                    self.ctx.fpu_dp = ea as u32;
+                }
+            }
+        }
         let base = mem.host_base() as u64;
         let vector = match hf.trapno {
             14 if hf.addr >= self.stack.guard_lo && hf.addr < self.stack.guard_hi => {
@@ -421,6 +434,7 @@ impl Engine {
                         pages: block.pages,
                         pc_map: code.pc_map,
                         sites: code.sites,
+                        fpu_points: code.fpu_points,
                         host_off: 0,
                         host_len: 0,
                         transient,
@@ -456,7 +470,18 @@ impl Engine {
 fn crosses_4g(mem: &dyn JitMemory, cpu: &GuestCpu) -> Option<Fault> {
     let block = frontend::decode_block(mem.as_guest_memory(), cpu.eip, 1).ok()?;
     let i = block.insns.first()?.insn;
+    let ea = effective_address(&i, cpu)?;
     let size = u64::from(i.memory_size().size() as u32);
+    if size > 0 && ea + size - 1 > 0xffff_ffff {
+        let stack = i.memory_segment() == iced_x86::Register::SS;
+        return Some(if stack { Fault::ss(0) } else { Fault::gp(0) });
+    }
+    None
+}
+
+/// The offset (effective address, without segment base) of `i`'s memory operand with the
+/// guest registers in `cpu`.
+fn effective_address(i: &iced_x86::Instruction, cpu: &GuestCpu) -> Option<u64> {
     let k = (0..i.op_count()).find(|&k| i.op_kind(k) == iced_x86::OpKind::Memory)?;
     let ea = i.virtual_address(k, 0, |r, _, _| {
         let full = r.full_register32();
@@ -479,12 +504,7 @@ fn crosses_4g(mem: &dyn JitMemory, cpu: &GuestCpu) -> Option<Fault> {
             _ => v,
         })
     })?;
-    let ea = ea & 0xffff_ffff;
-    if size > 0 && ea + size - 1 > 0xffff_ffff {
-        let stack = i.memory_segment() == iced_x86::Register::SS;
-        return Some(if stack { Fault::ss(0) } else { Fault::gp(0) });
-    }
-    None
+    Some(ea & 0xffff_ffff)
 }
 
 pub(crate) fn sync_out(ctx: &mut JitContext) {

@@ -5,7 +5,7 @@
 #![allow(clippy::vec_box)]
 
 use crate::backend::x64::copy::{emit_copy, CopyError, SegEnv};
-use crate::backend::x64::{BlockEmitter, ChainSite, PcMapEntry, Routines, HOST_REG};
+use crate::backend::x64::{BlockEmitter, ChainSite, FpuPoint, PcMapEntry, Routines, HOST_REG};
 use crate::cache::CodeCache;
 use crate::cpu::seg::Segment;
 use crate::engine::ctx::off;
@@ -26,6 +26,7 @@ pub struct BlockCode {
     pub bytes: Vec<u8>,
     pub pc_map: Vec<PcMapEntry>,
     pub sites: Vec<ChainSite>,
+    pub fpu_points: Vec<FpuPoint>,
 }
 
 fn cc_nibble(c: ConditionCode) -> u8 {
@@ -144,41 +145,122 @@ fn gate_fpu(g: &Instruction, class: Class) -> bool {
             || g.mnemonic() == iced_x86::Mnemonic::Wait)
 }
 
-/// x87 bookkeeping around a copied x87 instruction: record the guest's last-instruction
-/// pointers, and after FNSTENV/FNSAVE (before FLDENV/FRSTOR) exchange them with the image
-/// in guest memory through a helper.
-fn x87_pointers(e: &mut BlockEmitter, g: &Instruction, fop: u16, segs: &SegEnv) {
+/// The x87 last-instruction pointers (FIP, FCS|FOP, FDP, FDS) must read as the guest's,
+/// but storing them after every x87 instruction would double the cost of x87 code. So a
+/// block defers them: each x87 instruction only records what its pointers would be
+/// (`FpuPoint`); the stores are emitted before anything that can observe them (a helper
+/// call, an exit, the end of the block) and a fault in between installs them from the PC
+/// map. FDP is recomputed from the registers, so it is stored early when an instruction is
+/// about to change a register its address uses.
+fn x87_record(e: &mut BlockEmitter, g: &Instruction, fop: u16, segs: &SegEnv) {
     use iced_x86::Mnemonic as M;
     let m = g.mnemonic();
     if m == M::Fninit {
+        e.fpu_pending = 0;
         asm!(e.buf
             ; mov DWORD [r15 + off::FPU_IP], 0
             ; mov DWORD [r15 + off::FPU_CS_OP], 0
             ; mov DWORD [r15 + off::FPU_DS], 0
             ; mov DWORD [r15 + off::FPU_DP], 0
         );
-    } else if !crate::frontend::is_x87_control(m) {
-        let cs = i32::from(segs.seg[1].selector);
-        asm!(e.buf
-            ; mov DWORD [r15 + off::FPU_IP], g.ip32() as i32
-            ; mov DWORD [r15 + off::FPU_CS_OP], cs | (i32::from(fop) << 16)
-        );
-        if (0..g.op_count()).any(|k| g.op_kind(k) == OpKind::Memory) {
-            let ds = match g.memory_segment() {
-                Register::ES => segs.seg[0].selector,
-                Register::CS => segs.seg[1].selector,
-                Register::SS => segs.seg[2].selector,
-                Register::FS => segs.seg[4].selector,
-                Register::GS => segs.seg[5].selector,
-                _ => segs.seg[3].selector,
-            };
-            asm!(e.buf ; mov DWORD [r15 + off::FPU_DS], i32::from(ds));
-            // FDP is the operand's offset (without the segment base).
-            if crate::backend::x64::copy::ea_into_r14(e, g, 0).is_ok() {
-                asm!(e.buf ; mov DWORD [r15 + off::FPU_DP], r14d);
-            }
-        }
+        e.fpu_ds = Some(0);
+        return;
     }
+    if crate::frontend::is_x87_control(m) {
+        return;
+    }
+    let prev = match e.fpu_pending {
+        0 => FpuPoint { ip: None, dp: None },
+        k => e.fpu_points[usize::from(k - 1)],
+    };
+    let cs = u32::from(segs.seg[1].selector);
+    let dp = if (0..g.op_count()).any(|k| g.op_kind(k) == OpKind::Memory) {
+        let ds = match g.memory_segment() {
+            Register::ES => segs.seg[0].selector,
+            Register::CS => segs.seg[1].selector,
+            Register::SS => segs.seg[2].selector,
+            Register::FS => segs.seg[4].selector,
+            Register::GS => segs.seg[5].selector,
+            _ => segs.seg[3].selector,
+        };
+        Some((ds, *g))
+    } else {
+        prev.dp
+    };
+    e.fpu_points.push(FpuPoint {
+        ip: Some((g.ip32(), cs | (u32::from(fop) << 16))),
+        dp,
+    });
+    e.fpu_pending = e.fpu_points.len() as u16;
+}
+
+/// Store the deferred x87 pointers now.
+fn fpu_flush(e: &mut BlockEmitter) {
+    if e.fpu_pending == 0 {
+        return;
+    }
+    let p = e.fpu_points[usize::from(e.fpu_pending - 1)];
+    if let Some((ip, cs_op)) = p.ip {
+        asm!(e.buf
+            ; mov DWORD [r15 + off::FPU_IP], ip as i32
+            ; mov DWORD [r15 + off::FPU_CS_OP], cs_op as i32
+        );
+    }
+    if let Some((ds, insn)) = p.dp {
+        store_fdp(e, ds, &insn);
+    }
+    e.fpu_pending = 0;
+}
+
+fn store_fdp(e: &mut BlockEmitter, ds: u16, insn: &Instruction) {
+    if e.fpu_ds != Some(ds) {
+        asm!(e.buf ; mov DWORD [r15 + off::FPU_DS], i32::from(ds));
+        e.fpu_ds = Some(ds);
+    }
+    // FDP is the operand's offset (without the segment base).
+    if crate::backend::x64::copy::ea_into_r14(e, insn, 0).is_ok() {
+        asm!(e.buf ; mov DWORD [r15 + off::FPU_DP], r14d);
+    }
+}
+
+/// Before `g` runs: store a deferred FDP whose address registers `g` is about to change.
+fn fpu_guard_dp(e: &mut BlockEmitter, g: &Instruction) {
+    if e.fpu_pending == 0 {
+        return;
+    }
+    let p = e.fpu_points[usize::from(e.fpu_pending - 1)];
+    let Some((ds, insn)) = p.dp else { return };
+    let regs = [
+        insn.memory_base().full_register32(),
+        insn.memory_index().full_register32(),
+    ];
+    let info = e
+        .info
+        .get_or_insert_with(iced_x86::InstructionInfoFactory::new);
+    let clobbers = info.info(g).used_registers().iter().any(|u| {
+        !matches!(
+            u.access(),
+            iced_x86::OpAccess::Read | iced_x86::OpAccess::CondRead
+        ) && u.register() != Register::None
+            && regs.contains(&u.register().full_register32())
+    });
+    if clobbers {
+        store_fdp(e, ds, &insn);
+        e.fpu_points.push(FpuPoint { ip: p.ip, dp: None });
+        e.fpu_pending = e.fpu_points.len() as u16;
+    }
+}
+
+/// Instructions before which the deferred x87 pointers must be in the context: anything
+/// that calls a helper or may leave the block.
+fn observes_fpu_pointers(gi: &crate::frontend::GuestInsn) -> bool {
+    use iced_x86::Mnemonic as M;
+    gi.class.ends_block()
+        || matches!(gi.class, Class::Helper | Class::Into)
+        || matches!(
+            gi.insn.mnemonic(),
+            M::Fnstenv | M::Fnsave | M::Fldenv | M::Frstor | M::Fxsave | M::Fxrstor
+        )
 }
 
 fn emit_insn(
@@ -189,8 +271,9 @@ fn emit_insn(
 ) -> Result<(), CopyError> {
     let g = &gi.insn;
     let class = gi.class;
-    if gate_fpu(g, class) {
+    if gate_fpu(g, class) && !e.fpu_gated {
         e.fpu_gate();
+        e.fpu_gated = true;
     }
     if class == Class::Copy && g.mnemonic() == iced_x86::Mnemonic::Fxsave {
         let b = Box::new(*g);
@@ -200,6 +283,8 @@ fn emit_insn(
             &*b as *const Instruction as u64,
         );
         helper_insns.push(b);
+        // The helper may have changed the pointers in the context.
+        e.fpu_ds = None;
         return Ok(());
     }
     if class == Class::Copy && g.mnemonic() == iced_x86::Mnemonic::Fxrstor {
@@ -211,6 +296,8 @@ fn emit_insn(
             &*b as *const Instruction as u64,
         );
         helper_insns.push(b);
+        // The helper may have changed the pointers in the context.
+        e.fpu_ds = None;
         return Ok(());
     }
     if class == Class::Copy && crate::frontend::x87(g) {
@@ -228,12 +315,14 @@ fn emit_insn(
                 &*b as *const Instruction as u64,
             );
             helper_insns.push(b);
+            // The helper may have changed the pointers in the context.
+            e.fpu_ds = None;
             return Ok(());
         }
         // The pointers name the last x87 instruction that executed: an instruction that
         // takes a pending #MF (or faults) before executing leaves them alone.
         emit_copy(e, g, segs)?;
-        x87_pointers(e, g, gi.fop, segs);
+        x87_record(e, g, gi.fop, segs);
         if fixup {
             let b = Box::new(*g);
             e.helper(
@@ -242,6 +331,7 @@ fn emit_insn(
                 &*b as *const Instruction as u64,
             );
             helper_insns.push(b);
+            e.fpu_ds = None;
         }
         return Ok(());
     }
@@ -438,13 +528,30 @@ pub fn translate_block(
     for gi in &block.insns {
         let g = &gi.insn;
         e.mark(g.ip32());
-        let save = (e.buf.bytes.len(), e.pc_map.len());
+        if observes_fpu_pointers(gi) {
+            fpu_flush(&mut e);
+        } else {
+            fpu_guard_dp(&mut e, g);
+        }
+        let save = (
+            e.buf.bytes.len(),
+            e.pc_map.len(),
+            e.fpu_pending,
+            e.fpu_points.len(),
+            e.fpu_gated,
+            e.fpu_ds,
+        );
         match emit_insn(&mut e, gi, &env, &mut helpers) {
             Ok(()) => {}
             Err(err) => {
                 // Undo a partial template, then fall back.
                 e.buf.bytes.truncate(save.0);
                 e.pc_map.truncate(save.1);
+                e.fpu_pending = save.2;
+                e.fpu_points.truncate(save.3);
+                (e.fpu_gated, e.fpu_ds) = (save.4, save.5);
+                // The fallback calls a helper (or raises a fault): pointers first.
+                fpu_flush(&mut e);
                 match err {
                     CopyError::Fault(v, code) => {
                         e.fault(g.ip32(), v as u8, code);
@@ -476,13 +583,16 @@ pub fn translate_block(
     }
     if !ended {
         let last = block.insns.last()?;
+        fpu_flush(&mut e);
         e.jmp_exit(last.insn.next_ip32());
     }
+    let fpu_points = core::mem::take(&mut e.fpu_points);
     let (bytes, pc_map, sites) = e.finish()?;
     cache.keep_helper_insns(helpers);
     Some(BlockCode {
         bytes,
         pc_map,
         sites,
+        fpu_points,
     })
 }

@@ -71,6 +71,18 @@ pub struct PcMapEntry {
     pub esp_adj: i8,
     /// Guest EDI is in R11 at the faulting access (MASKMOVQ/MASKMOVDQU).
     pub edi_in_r11: bool,
+    /// x87 pointers not yet stored at this point: 1 + index into the block's `FpuPoint`s.
+    pub fpu: u16,
+}
+
+/// x87 last-instruction pointers a block defers storing (see `engine::translate`): a
+/// fault at a later point of the block installs them from here.
+#[derive(Clone, Copy, Debug)]
+pub struct FpuPoint {
+    /// FIP and FCS | FOP << 16 of the last x87 instruction, if not stored yet.
+    pub ip: Option<(u32, u32)>,
+    /// FDS and the instruction whose memory operand gives FDP, if not stored yet.
+    pub dp: Option<(u16, iced_x86::Instruction)>,
 }
 
 /// Emit the shared routines into `buf`, which will live at host address `at`.
@@ -225,6 +237,14 @@ pub struct BlockEmitter<'a> {
     /// Exit stubs to emit after the body: (label, guest target, offset of the rel32 field
     /// of the jump or call that goes to the stub).
     stubs: Vec<(crate::backend::codebuf::DynamicLabel, u32, u32)>,
+    /// The block already passed the FPU gate (CR0.TS cannot change inside a block: it
+    /// changes only while translated code is stopped, and it resumes at a block start).
+    pub fpu_gated: bool,
+    /// The FDS value this block last stored, if any.
+    pub fpu_ds: Option<u16>,
+    /// Deferred x87 pointers (1 + index into `fpu_points`; 0: none).
+    pub fpu_pending: u16,
+    pub fpu_points: Vec<FpuPoint>,
     /// Reused across the block's instructions (both allocate when created).
     pub encoder: Option<iced_x86::Encoder>,
     pub info: Option<iced_x86::InstructionInfoFactory>,
@@ -240,6 +260,10 @@ impl<'a> BlockEmitter<'a> {
             stubs: Vec::new(),
             encoder: None,
             info: None,
+            fpu_gated: false,
+            fpu_ds: None,
+            fpu_pending: 0,
+            fpu_points: Vec::new(),
         }
     }
 
@@ -282,6 +306,7 @@ impl<'a> BlockEmitter<'a> {
             ebp_in_r14: false,
             esp_adj: 0,
             edi_in_r11: false,
+            fpu: self.fpu_pending,
         });
     }
 
@@ -293,6 +318,7 @@ impl<'a> BlockEmitter<'a> {
             ebp_in_r14: true,
             esp_adj: 0,
             edi_in_r11: false,
+            fpu: self.fpu_pending,
         });
     }
 
@@ -304,6 +330,7 @@ impl<'a> BlockEmitter<'a> {
             ebp_in_r14: false,
             esp_adj: adj,
             edi_in_r11: false,
+            fpu: self.fpu_pending,
         });
     }
 
@@ -315,6 +342,7 @@ impl<'a> BlockEmitter<'a> {
             ebp_in_r14: false,
             esp_adj: 0,
             edi_in_r11: true,
+            fpu: self.fpu_pending,
         });
     }
 
