@@ -387,8 +387,7 @@ fn busybox_files_and_processes() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
-/// Floating point (x87/SSE) through awk and printf: separate so that it is visible on its
-/// own while floating point is incomplete.
+/// Floating point (x87/SSE) through awk, printf, seq, sort -g, bc and dc.
 #[test]
 fn busybox_float() {
     let d = workdir("float");
@@ -414,6 +413,8 @@ fn busybox_float() {
             ),
             (&["seq", "0", "0.25", "2"], b""),
             (&["sort", "-g"], b"1e3\n-2.5\n0.1\n10\n"),
+            (&["bc", "-l"], b"scale=20; 4*a(1); e(1); sqrt(2)/3\n"),
+            (&["dc"], b"5 k 2 v p 1 3 / p 10 4 ^ p\n"),
         ],
     );
     let _ = std::fs::remove_dir_all(&d);
