@@ -871,6 +871,16 @@ fn control16(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
     Ok(Flow::Jump)
 }
 
+/// Leave translated code with `f` raised at `insn` (the helpers' fault exit).
+fn raise(ctx: &mut JitContext, insn: &Instruction, f: Fault) -> u32 {
+    ctx.cpu.eip = insn.ip32();
+    ctx.fault_vector = f.vector as u32;
+    ctx.fault_error = f.error_code;
+    ctx.fault_cr2 = f.cr2;
+    ctx.exit_kind = ExitKind::Fault as u32;
+    1
+}
+
 /// Called from translated code with the guest state spilled to `ctx.cpu` and EIP at the
 /// instruction. Returns 0 to continue in the block, non-zero to leave it (exit kind set).
 ///
@@ -910,14 +920,7 @@ pub unsafe extern "C" fn interp_helper(ctx: *mut JitContext, insn: *const Instru
             ctx.exit_kind = ExitKind::Lookup as u32;
             1
         }
-        Err(f) => {
-            ctx.cpu.eip = insn.ip32();
-            ctx.fault_vector = f.vector as u32;
-            ctx.fault_error = f.error_code;
-            ctx.fault_cr2 = f.cr2;
-            ctx.exit_kind = ExitKind::Fault as u32;
-            1
-        }
+        Err(f) => raise(ctx, insn, f),
     }
 }
 
@@ -993,14 +996,7 @@ pub unsafe extern "C" fn x87_env_helper(ctx: *mut JitContext, insn: *const Instr
     }
     match r {
         Ok(()) => 0,
-        Err(f) => {
-            ctx.cpu.eip = insn.ip32();
-            ctx.fault_vector = f.vector as u32;
-            ctx.fault_error = f.error_code;
-            ctx.fault_cr2 = f.cr2;
-            ctx.exit_kind = ExitKind::Fault as u32;
-            1
-        }
+        Err(f) => raise(ctx, insn, f),
     }
 }
 
@@ -1046,13 +1042,6 @@ pub unsafe extern "C" fn fxsave_helper(ctx: *mut JitContext, insn: *const Instru
             ctx.exit_kind = ExitKind::Lookup as u32;
             1
         }
-        Err(f) => {
-            ctx.cpu.eip = insn.ip32();
-            ctx.fault_vector = f.vector as u32;
-            ctx.fault_error = f.error_code;
-            ctx.fault_cr2 = f.cr2;
-            ctx.exit_kind = ExitKind::Fault as u32;
-            1
-        }
+        Err(f) => raise(ctx, insn, f),
     }
 }

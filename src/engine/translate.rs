@@ -131,6 +131,25 @@ fn push_r14(e: &mut BlockEmitter, word: bool) {
     }
 }
 
+/// Call `func` (an `extern "C" fn(ctx, insn) -> u32` helper) for `g`; the instruction is
+/// boxed so that the address baked into the code stays valid until the cache is flushed.
+fn call_helper(e: &mut BlockEmitter, g: &Instruction, func: u64, keep: &mut Vec<Box<Instruction>>) {
+    let b = Box::new(*g);
+    e.helper(g.ip32(), func, &*b as *const Instruction as u64);
+    keep.push(b);
+}
+
+/// An x87-state helper (FXSAVE, FNSTENV & co.): it may change the pointers in the context.
+fn call_x87_helper(
+    e: &mut BlockEmitter,
+    g: &Instruction,
+    func: u64,
+    keep: &mut Vec<Box<Instruction>>,
+) {
+    call_helper(e, g, func, keep);
+    e.fpu_ds = None;
+}
+
 fn helper_fn() -> u64 {
     crate::interp::interp_helper as *const () as u64
 }
@@ -276,28 +295,22 @@ fn emit_insn(
         e.fpu_gated = true;
     }
     if class == Class::Copy && g.mnemonic() == iced_x86::Mnemonic::Fxsave {
-        let b = Box::new(*g);
-        e.helper(
-            g.ip32(),
+        call_x87_helper(
+            e,
+            g,
             crate::interp::fxsave_helper as *const () as u64,
-            &*b as *const Instruction as u64,
+            helper_insns,
         );
-        helper_insns.push(b);
-        // The helper may have changed the pointers in the context.
-        e.fpu_ds = None;
         return Ok(());
     }
     if class == Class::Copy && g.mnemonic() == iced_x86::Mnemonic::Fxrstor {
         emit_copy(e, g, segs)?;
-        let b = Box::new(*g);
-        e.helper(
-            g.ip32(),
+        call_x87_helper(
+            e,
+            g,
             crate::interp::x87_env_helper as *const () as u64,
-            &*b as *const Instruction as u64,
+            helper_insns,
         );
-        helper_insns.push(b);
-        // The helper may have changed the pointers in the context.
-        e.fpu_ds = None;
         return Ok(());
     }
     if class == Class::Copy && crate::frontend::x87(g) {
@@ -308,15 +321,12 @@ fn emit_insn(
             // Read the guest's pointers from the image before the load (faults come first
             // from the copied instruction's own access anyway: the helper only reads).
             emit_copy(e, g, segs)?;
-            let b = Box::new(*g);
-            e.helper(
-                g.ip32(),
+            call_x87_helper(
+                e,
+                g,
                 crate::interp::x87_env_helper as *const () as u64,
-                &*b as *const Instruction as u64,
+                helper_insns,
             );
-            helper_insns.push(b);
-            // The helper may have changed the pointers in the context.
-            e.fpu_ds = None;
             return Ok(());
         }
         // The pointers name the last x87 instruction that executed: an instruction that
@@ -324,14 +334,12 @@ fn emit_insn(
         emit_copy(e, g, segs)?;
         x87_record(e, g, gi.fop, segs);
         if fixup {
-            let b = Box::new(*g);
-            e.helper(
-                g.ip32(),
+            call_x87_helper(
+                e,
+                g,
                 crate::interp::x87_env_helper as *const () as u64,
-                &*b as *const Instruction as u64,
+                helper_insns,
             );
-            helper_insns.push(b);
-            e.fpu_ds = None;
         }
         return Ok(());
     }
@@ -465,10 +473,7 @@ fn emit_insn(
             asm!(e.buf ; skip:);
         }
         Class::Helper => {
-            let b = Box::new(*g);
-            let p = &*b as *const Instruction as u64;
-            helper_insns.push(b);
-            e.helper(eip, helper_fn(), p);
+            call_helper(e, g, helper_fn(), helper_insns);
         }
         Class::MaskMov => {
             // The destination is seg:EDI; rebase EDI onto the window for the one access.
@@ -559,10 +564,7 @@ pub fn translate_block(
                         break;
                     }
                     CopyError::Interpret => {
-                        let b = Box::new(*g);
-                        let p = &*b as *const Instruction as u64;
-                        helpers.push(b);
-                        e.helper(g.ip32(), helper_fn(), p);
+                        call_helper(&mut e, g, helper_fn(), &mut helpers);
                         if gi.class.ends_block() {
                             // The interpreter set EIP; go look it up.
                             asm!(e.buf
