@@ -272,8 +272,9 @@ impl<'a> BlockEmitter<'a> {
     pub fn entry(&mut self, guest_eip: u32) {
         self.mark(guest_eip);
         let start = self.buf.offset().0;
-        // mov r14b, gs:[POLL_DISP] (absolute disp32 via SIB, 64-bit address size)
-        self.buf.extend(&[0x65, 0x44, 0x8a, 0x34, 0x25]);
+        // movzx r14d, byte gs:[POLL_DISP] (absolute disp32 via SIB; movzx: no dependency on
+        // the old R14)
+        self.buf.extend(&[0x65, 0x44, 0x0f, 0xb6, 0x34, 0x25]);
         self.buf.push_i32(POLL_DISP);
         while self.buf.offset().0 - start < ENTRY_SIZE {
             let left = ENTRY_SIZE - (self.buf.offset().0 - start);
@@ -293,8 +294,8 @@ impl<'a> BlockEmitter<'a> {
     /// Load from the FPU gate page: faults (-> #NM) while the guest's CR0.TS is set. Emitted
     /// before x87/MMX/SSE instructions, ahead of any change to guest state.
     pub fn fpu_gate(&mut self) {
-        // mov r14b, gs:[FPU_GATE_DISP]
-        self.buf.extend(&[0x65, 0x44, 0x8a, 0x34, 0x25]);
+        // movzx r14d, byte gs:[FPU_GATE_DISP]
+        self.buf.extend(&[0x65, 0x44, 0x0f, 0xb6, 0x34, 0x25]);
         self.buf.push_i32(FPU_GATE_DISP);
     }
 
