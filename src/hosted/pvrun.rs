@@ -32,13 +32,64 @@ pub const EXIT_BAD_INPUT: i32 = 2;
 pub const EXIT_REBOOT: i32 = 3;
 pub const EXIT_TIMEOUT: i32 = 4;
 
-struct StdoutConsole;
+/// The console backend: console_io and the PV console ring (the page start_info names,
+/// `xencons_interface` of xen/include/public/io/console.h) go to stdout, the way
+/// xenconsoled would copy them to a terminal.
+struct StdoutConsole {
+    /// Host address of the console ring page in guest RAM.
+    ring: *mut u8,
+    port: u32,
+}
+
+impl StdoutConsole {
+    /// Copy out what the guest produced in the ring and consume it.
+    fn drain(&mut self) {
+        const OUT: usize = 1024;
+        const OUT_SIZE: u32 = 2048;
+        const OUT_CONS: usize = 3080;
+        const OUT_PROD: usize = 3084;
+        // SAFETY: `ring` points at a 4 KiB page of the guest RAM mapping, which outlives
+        // the console; the guest runs on this thread, so nothing writes it concurrently.
+        unsafe {
+            let cons_p = self.ring.add(OUT_CONS).cast::<u32>();
+            let prod = self.ring.add(OUT_PROD).cast::<u32>().read_volatile();
+            let mut cons = cons_p.read_volatile();
+            // A hostile producer index cannot make us read more than the ring holds.
+            if prod.wrapping_sub(cons) > OUT_SIZE {
+                cons = prod.wrapping_sub(OUT_SIZE);
+            }
+            let mut out = Vec::new();
+            while cons != prod {
+                out.push(
+                    self.ring
+                        .add(OUT + (cons % OUT_SIZE) as usize)
+                        .read_volatile(),
+                );
+                cons = cons.wrapping_add(1);
+            }
+            cons_p.write_volatile(cons);
+            if !out.is_empty() {
+                self.console_write(&out);
+            }
+        }
+    }
+}
 
 impl PvHost for StdoutConsole {
     fn console_write(&mut self, bytes: &[u8]) {
         let mut o = std::io::stdout().lock();
         let _ = o.write_all(bytes);
         let _ = o.flush();
+    }
+
+    fn evtchn_send(&mut self, port: u32) -> i32 {
+        if port == self.port {
+            self.drain();
+            0
+        } else {
+            // Only the console channel exists so far (no event channel table yet).
+            -hypercall_abi::errno::EINVAL
+        }
     }
 }
 
@@ -302,7 +353,13 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
         }
     };
     let mut dom = PvDomain::default();
-    let mut console = StdoutConsole;
+    // SAFETY: console_pfn < nr_pages (the builder allocated it), so the page lies inside
+    // the RAM mapping, which lives as long as `_ram`.
+    let ring = unsafe { _ram.host.add(layout.console_pfn.0 as usize * 4096) };
+    let mut console = StdoutConsole {
+        ring,
+        port: cfg.console_evtchn,
+    };
     let deadline = opts.timeout.map(|t| Instant::now() + t);
     let code = loop {
         let exit = match deadline {
@@ -388,6 +445,8 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             }
         }
     };
+    // Whatever the guest left in the console ring.
+    console.drain();
     if opts.stats {
         eprint!("{}", m.stats().kv_lines());
         eprintln!("hypercalls={}", dom.hypercalls);

@@ -16,6 +16,8 @@ use hypercall_abi::xen::Hypercall;
 pub trait PvHost {
     /// Bytes the guest wrote with HYPERVISOR_console_io.
     fn console_write(&mut self, bytes: &[u8]);
+    /// EVTCHNOP_send on `port`: 0, or a negative Xen errno.
+    fn evtchn_send(&mut self, port: u32) -> i32;
 }
 
 /// Domain-wide PV state this layer keeps.
@@ -158,6 +160,17 @@ pub fn dispatch(
             }
         }
         Ok(Hypercall::XenVersion) => xen_version(a1, a2, mem),
+        Ok(Hypercall::EventChannelOp) => {
+            use hypercall_abi::event_channel::EVTCHNOP_send;
+            match a1 {
+                // evtchn_send { port }.
+                EVTCHNOP_send => match mem.read_u32(GuestAddr(a2)) {
+                    Ok(port) => host.evtchn_send(port),
+                    Err(_) => -EFAULT,
+                },
+                _ => -ENOSYS,
+            }
+        }
         Ok(Hypercall::SetTrapTable) => set_trap_table(dom, a1, mem),
         Ok(Hypercall::StackSwitch) => {
             dom.kernel_ss = a1;
