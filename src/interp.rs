@@ -430,21 +430,7 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
     let osz16 = i.code().op_code().operand_size() == 16;
     let opsz: u32 = if osz16 { 2 } else { 4 };
     let flow = match i.mnemonic() {
-        M::Movsb
-        | M::Movsw
-        | M::Movsd
-        | M::Stosb
-        | M::Stosw
-        | M::Stosd
-        | M::Lodsb
-        | M::Lodsw
-        | M::Lodsd
-        | M::Cmpsb
-        | M::Cmpsw
-        | M::Cmpsd
-        | M::Scasb
-        | M::Scasw
-        | M::Scasd => {
+        m if crate::frontend::is_string_op(m) => {
             let f = string_op(c, i)?;
             if let Flow::Jump = f {
                 c.cpu.eip = eip;

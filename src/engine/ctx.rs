@@ -33,8 +33,6 @@ pub enum ExitKind {
     Smc = 5,
     /// The poll page was closed: someone asked the vCPU to stop.
     Stopped = 6,
-    /// A helper finished a `hlt` or similar and wants the caller.
-    Halt = 7,
     /// The host's fault handler stopped translated code; `host_fault` says what happened.
     HostFault = 8,
 }

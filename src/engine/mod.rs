@@ -7,7 +7,7 @@ pub mod translate;
 use crate::backend::codebuf::CodeBuffer;
 use crate::backend::x64::{self, PcMapEntry, Routines};
 use crate::cache::{Block, CodeCache, ExecMemory};
-use crate::cpu::seg::{SegReg, Segment};
+use crate::cpu::seg::SegReg;
 use crate::cpu::{Eflags, GuestCpu, EBP, ESP};
 use crate::exit::{Exit, Fault, Vector, PFEC_PRESENT, PFEC_USER, PFEC_WRITE};
 use crate::frontend;
@@ -289,10 +289,6 @@ impl Engine {
                         len: (a >> 8) as u8,
                     };
                 }
-                k if k == ExitKind::Halt as u32 => {
-                    self.sync_out();
-                    return Exit::Halt;
-                }
                 k if k == ExitKind::HostFault as u32 => {
                     self.stats.host_faults += 1;
                     match self.host_fault_exit(mem) {
@@ -518,9 +514,4 @@ pub(crate) fn sync_in(ctx: &mut JitContext) {
     let f = ctx.cpu.eflags;
     ctx.host_flags = u64::from((f & Eflags::ARITH.bits()) | Eflags::FIXED1.bits());
     ctx.df = u8::from(f & Eflags::DF.bits() != 0);
-}
-
-/// Hosted and Xen builds alike reach segment state through this for helpers.
-pub fn seg_snapshot(cpu: &GuestCpu) -> [Segment; 6] {
-    cpu.seg
 }

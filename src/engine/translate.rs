@@ -159,8 +159,8 @@ fn helper_fn() -> u64 {
 /// and FWAIT (which needs CR0.MP too: set for every guest here).
 fn gate_fpu(g: &Instruction, class: Class) -> bool {
     (class == Class::Copy || class == Class::MaskMov)
-        && (crate::frontend::x87(g)
-            || crate::frontend::simd(g)
+        && (crate::frontend::is_x87(g)
+            || crate::frontend::is_simd(g)
             || g.mnemonic() == iced_x86::Mnemonic::Wait)
 }
 
@@ -313,7 +313,7 @@ fn emit_insn(
         );
         return Ok(());
     }
-    if class == Class::Copy && crate::frontend::x87(g) {
+    if class == Class::Copy && crate::frontend::is_x87(g) {
         use iced_x86::Mnemonic as M;
         let m = g.mnemonic();
         let fixup = matches!(m, M::Fnstenv | M::Fnsave | M::Fldenv | M::Frstor);

@@ -264,21 +264,7 @@ pub fn classify(i: &Instruction) -> Class {
         // MOVSD/CMPSD are also SSE2 mnemonics: only the string forms are string operations.
         M::Movsd if i.code() != Code::Movsd_m32_m32 => Class::Undefined,
         M::Cmpsd if i.code() != Code::Cmpsd_m32_m32 => Class::Undefined,
-        M::Movsb
-        | M::Movsw
-        | M::Movsd
-        | M::Stosb
-        | M::Stosw
-        | M::Stosd
-        | M::Lodsb
-        | M::Lodsw
-        | M::Lodsd
-        | M::Cmpsb
-        | M::Cmpsw
-        | M::Cmpsd
-        | M::Scasb
-        | M::Scasw
-        | M::Scasd => Class::Helper,
+        _ if is_string_op(m) => Class::Helper,
         M::Aaa
         | M::Aas
         | M::Daa
@@ -354,7 +340,7 @@ pub fn classify(i: &Instruction) -> Class {
 /// x87 instructions of the 387 and P6 (FCMOVcc/FCOMI) sets run on the host's x87 unit with
 /// the guest's register stack loaded (the host is the same ISA, so results are bit-exact).
 /// FISTTP (SSE3) and FXSAVE/FXRSTOR (FXSR) wait for the SIMD work.
-fn is_x87(i: &Instruction) -> bool {
+pub fn is_x87(i: &Instruction) -> bool {
     use iced_x86::CpuidFeature as F;
     let f = i.cpuid_features();
     !f.is_empty()
@@ -364,9 +350,32 @@ fn is_x87(i: &Instruction) -> bool {
             .all(|x| matches!(x, F::FPU | F::FPU287 | F::FPU387 | F::CMOV | F::SSE3))
 }
 
+/// MOVS/STOS/LODS/CMPS/SCAS in their byte, word and dword forms.
+pub fn is_string_op(m: Mnemonic) -> bool {
+    use Mnemonic as M;
+    matches!(
+        m,
+        M::Movsb
+            | M::Movsw
+            | M::Movsd
+            | M::Stosb
+            | M::Stosw
+            | M::Stosd
+            | M::Lodsb
+            | M::Lodsw
+            | M::Lodsd
+            | M::Cmpsb
+            | M::Cmpsw
+            | M::Cmpsd
+            | M::Scasb
+            | M::Scasw
+            | M::Scasd
+    )
+}
+
 /// MMX, SSE, SSE2, SSE3 and SSSE3 (and FXSAVE/FXRSTOR) run on the host's units with the
 /// guest's XMM0-7/MXCSR loaded: the host is the same ISA, so results are bit-exact.
-fn is_simd(i: &Instruction) -> bool {
+pub fn is_simd(i: &Instruction) -> bool {
     use iced_x86::CpuidFeature as F;
     let f = i.cpuid_features();
     !f.is_empty()
@@ -438,17 +447,6 @@ pub fn is_x87_control(m: Mnemonic) -> bool {
             | M::Fndisi
             | M::Fnsetpm
     )
-}
-
-/// Is `i` an MMX/SSE..SSSE3 (or FXSAVE/FXRSTOR) instruction?
-pub fn simd(i: &Instruction) -> bool {
-    is_simd(i)
-}
-
-/// Is `i` an x87 instruction (it keeps the x87 last-instruction pointers)? FISTTP is an
-/// x87 instruction that came with SSE3.
-pub fn x87(i: &Instruction) -> bool {
-    is_x87(i) || i.mnemonic() == Mnemonic::Fisttp
 }
 
 fn fop_of(bytes: &[u8]) -> u16 {

@@ -327,9 +327,11 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let mut cfg = BuildConfig::new(opts.memory_mib);
-    cfg.cmdline = Box::leak(opts.cmdline.clone().into_boxed_str());
-    cfg.ramdisk_len = opts.ramdisk.as_ref().map(|r| r.len() as u32);
+    let cfg = BuildConfig {
+        cmdline: &opts.cmdline,
+        ramdisk_len: opts.ramdisk.as_ref().map(|r| r.len() as u32),
+        ..BuildConfig::new(opts.memory_mib)
+    };
     let layout = match builder::build(&kernel, image, &cfg) {
         Ok(l) => l,
         Err(e) => {

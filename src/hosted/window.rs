@@ -96,18 +96,6 @@ impl Window {
         unsafe { self.base.sub(2 * PAGE_SIZE as usize) }
     }
 
-    /// True if `host` lies inside the window (guards included).
-    pub fn contains_host(&self, host: usize) -> bool {
-        let start = self.reservation as usize;
-        host >= start && host < start + GUARD_BELOW + WINDOW + GUARD_ABOVE
-    }
-
-    /// Guest address of a host address inside the 4 GiB window proper.
-    pub fn guest_of_host(&self, host: usize) -> Option<u32> {
-        let off = host.checked_sub(self.base as usize)?;
-        u32::try_from(off).ok()
-    }
-
     fn range(addr: GuestAddr, len: u64) -> Result<(usize, usize)> {
         if !addr.0.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(u64::from(PAGE_SIZE)) {
             return Err(Error::BadRange { addr: addr.0, len });
@@ -427,9 +415,6 @@ impl Drop for Window {
 
 impl crate::mmu::JitMemory for Window {
     fn as_guest_memory(&self) -> &dyn GuestMemory {
-        self
-    }
-    fn as_guest_memory_mut(&mut self) -> &mut dyn GuestMemory {
         self
     }
     fn host_base(&self) -> usize {

@@ -108,7 +108,6 @@ pub trait GuestMemory {
 /// and tracking of pages that hold translated code.
 pub trait JitMemory: GuestMemory {
     fn as_guest_memory(&self) -> &dyn GuestMemory;
-    fn as_guest_memory_mut(&mut self) -> &mut dyn GuestMemory;
     /// Host address of guest linear address 0.
     fn host_base(&self) -> usize;
     fn prot_of(&self, addr: GuestAddr) -> Prot;

@@ -4,7 +4,7 @@
 // `dynasm!` converts register numbers with `.into()` even when they are already `u8`.
 #![allow(clippy::useless_conversion)]
 
-use super::{BlockEmitter, ESP_HOST};
+use super::BlockEmitter;
 use crate::cpu::seg::Segment;
 use crate::exit::Vector;
 use iced_x86::{Code, Encoder, Instruction, InstructionInfoFactory, OpAccess, OpKind, Register};
@@ -335,8 +335,7 @@ pub fn emit_copy(e: &mut BlockEmitter, g: &Instruction, env: &SegEnv) -> Result<
         i.set_memory_base(Register::RBP);
         encode(e, &i)?;
         e.buf.extend(&[0x49, 0x87, 0xee]);
-        e.mark_normal(g.ip32());
-        let _ = ESP_HOST;
+        e.mark(g.ip32());
         return Ok(());
     }
     i.set_memory_base(Register::R14);

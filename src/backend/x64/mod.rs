@@ -24,8 +24,6 @@ use dynasm::dynasm;
 
 /// Host register number holding each guest register (IA-32 encoding order).
 pub const HOST_REG: [u8; 8] = [0, 1, 2, 3, 12, 5, 6, 7];
-/// Host register holding guest ESP.
-pub const ESP_HOST: u8 = 12;
 
 /// The guest-EIP slot of the bottom host frame: no sign-extended 32-bit value equals it,
 /// so a `ret` with no matching `call` frame always takes the IBTC path.
@@ -345,11 +343,6 @@ impl<'a> BlockEmitter<'a> {
             edi_in_r11: true,
             fpu: self.fpu_pending,
         });
-    }
-
-    /// Back to the normal register assignment after a swap window.
-    pub fn mark_normal(&mut self, guest_eip: u32) {
-        self.mark(guest_eip);
     }
 
     /// Jump to a chainable exit stub for guest `target` (emitted after the body).
