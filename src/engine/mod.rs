@@ -77,6 +77,8 @@ pub struct Engine {
     clock: Option<&'static dyn Clock>,
     /// Restart the instruction at EIP in a one-instruction block with its page left open.
     smc_restart: bool,
+    /// Run one guest instruction only (`step`).
+    single: bool,
 }
 
 /// An opaque pair of pointers handed to helpers through `JitContext::{mem, env}`.
@@ -107,6 +109,7 @@ impl Engine {
             stats: Stats::default(),
             clock,
             smc_restart: false,
+            single: false,
         };
         e.reset_ibtc();
         e
@@ -176,6 +179,14 @@ impl Engine {
     }
 
     /// Run until an exit the caller must handle.
+    /// Run the one instruction at EIP in a block of its own: `Exit::Stopped` after it, or
+    /// the exit it caused. (A stop request pending at entry also gives `Exit::Stopped`,
+    /// with EIP unchanged.)
+    pub fn step(&mut self, mem: &mut dyn JitMemory, desc: DescriptorFn) -> Exit {
+        self.single = true;
+        self.run(mem, desc)
+    }
+
     pub fn run(&mut self, mem: &mut dyn JitMemory, desc: DescriptorFn) -> Exit {
         self.ctx.mem_base = mem.host_base() as u64;
         // Reserved MXCSR bits would make the host fault loading it; the guest itself can
@@ -193,6 +204,7 @@ impl Engine {
         self.ctx.fpu_dp = u32::from_le_bytes([fx[16], fx[17], fx[18], fx[19]]);
         x64::fpu_load(&self.ctx.cpu.fx);
         let exit = self.run_loop(mem, desc);
+        self.single = false;
         x64::fpu_store(&mut self.ctx.cpu.fx);
         let (ip, cs_op, ds) = (self.ctx.fpu_ip, self.ctx.fpu_cs_op, self.ctx.fpu_ds);
         let dp = self.ctx.fpu_dp;
@@ -217,7 +229,7 @@ impl Engine {
                 chain_from = None;
             }
             let eip = self.ctx.cpu.eip;
-            let host = if self.smc_restart {
+            let host = if self.smc_restart || self.single {
                 self.smc_restart = false;
                 chain_from = None;
                 match self.translate(mem, eip, true) {
@@ -256,6 +268,12 @@ impl Engine {
                 chain_from = None;
             }
             match kind {
+                k if self.single
+                    && (k == ExitKind::Chain as u32 || k == ExitKind::Lookup as u32) =>
+                {
+                    self.sync_out();
+                    return Exit::Stopped;
+                }
                 k if k == ExitKind::Chain as u32 => {
                     let site = self.ctx.chain_site;
                     if !flush && self.cache.is_chainable_site(site) {

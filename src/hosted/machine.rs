@@ -26,6 +26,8 @@ pub struct Machine {
     stack: crate::engine::JitStack,
     /// Descriptor table used by segment loads (the GDT the guest cannot read).
     pub gdt: Vec<u64>,
+    /// The LDT, for selectors with TI set (empty: none).
+    pub ldt: Vec<u64>,
 }
 
 impl Machine {
@@ -51,6 +53,7 @@ impl Machine {
             exec,
             stack,
             gdt: alloc::vec![0; 32],
+            ldt: Vec::new(),
         };
         m.set_linux_user_segments();
         Ok(m)
@@ -109,7 +112,7 @@ impl Machine {
 
     /// Run translated guest code until something needs the caller.
     pub fn run(&mut self) -> Exit {
-        let exit = self.run_inner();
+        let exit = self.run_inner(false);
         if exit == Exit::Stopped {
             // Re-open the poll page for the next run.
             self.stop_handle().clear();
@@ -117,23 +120,36 @@ impl Machine {
         exit
     }
 
-    fn run_inner(&mut self) -> Exit {
+    /// Run exactly the instruction at EIP (see `Engine::step`).
+    pub fn step(&mut self) -> Exit {
+        let exit = self.run_inner(true);
+        if exit == Exit::Stopped {
+            self.stop_handle().clear();
+        }
+        exit
+    }
+
+    fn run_inner(&mut self, single: bool) -> Exit {
         if let Err(e) = super::execmem::set_gs_base(self.mem.base() as u64) {
             panic!("cannot point GS at the guest window: {e}");
         }
         let gdt = &self.gdt;
+        let ldt = &self.ldt;
         let ctx = self.engine.ctx_ptr();
         let range = self.engine.code_range();
         let exit_saved = self.engine.routines().exit_saved;
         let engine = &mut self.engine;
         let mem = &mut self.mem;
         super::signals::with_current(ctx, range, exit_saved, || {
-            engine.run(mem, &|sel| {
-                if sel & 4 != 0 {
-                    return None; // no LDT
-                }
-                gdt.get(usize::from(sel >> 3)).copied().filter(|&d| d != 0)
-            })
+            let desc = |sel: u16| {
+                let table = if sel & 4 != 0 { ldt } else { gdt };
+                table.get(usize::from(sel >> 3)).copied().filter(|&d| d != 0)
+            };
+            if single {
+                engine.step(mem, &desc)
+            } else {
+                engine.run(mem, &desc)
+            }
         })
     }
 
@@ -184,6 +200,12 @@ impl Machine {
         super::execmem::privatize(&self.exec)
     }
 
+    /// The descriptor tables changed: segment caches and translations that baked them in
+    /// must be redone.
+    pub fn descriptors_changed(&mut self) {
+        self.engine.descriptors_changed();
+    }
+
     /// Drop every translation (e.g. after the caller rewrote code behind the window's back).
     pub fn flush_code(&mut self) {
         self.engine.flush();
@@ -213,7 +235,7 @@ impl StopHandle {
         unsafe { libc::mprotect(self.poll_page as *mut libc::c_void, 4096, libc::PROT_NONE) };
     }
 
-    fn clear(&self) {
+    pub fn clear(&self) {
         // SAFETY: as in `request_stop`.
         unsafe { libc::mprotect(self.poll_page as *mut libc::c_void, 4096, libc::PROT_READ) };
     }

@@ -1,20 +1,26 @@
-//! `xdbt run KERNEL`: a PV32 kernel under the translator with no Xen. Guest pseudo-physical
-//! memory is a memfd; the window maps each guest virtual page to its frame the way the
-//! guest's page tables say, with the page-table frames read-only as Xen maps them.
+//! `xdbt run KERNEL`: a PV32 kernel under the translator with no Xen.
 //!
-//! So far: the start-of-day image from the domain builder, ring-1 execution, and the
-//! hypercalls `crate::pv::hypercall` implements (console_io, sched_op shutdown/yield/block,
-//! xen_version, set_trap_table, stack_switch, set_callbacks, fpu_taskswitch, vm_assist).
+//! Guest machine frames are a memfd: the domain's RAM, then the frames Xen would own and
+//! share with it (shared_info, grant table frames) and the M2P table. The window maps each
+//! guest virtual page to its frame as the PV MMU (`crate::pv::mm`) says, with the guest's
+//! permissions. One host thread per vCPU runs translated code; an alarm thread stops it at
+//! the next timer expiry, so timers interrupt even a guest spinning in translated code.
+//! The console and xenstore backends run on the vCPU thread when the guest notifies them.
 
-use super::machine::Machine;
+use super::machine::{Machine, StopHandle};
 use crate::cpu::seg::{SegReg, Segment};
-use crate::exit::Exit;
+use crate::exit::{Exit, Vector};
 use crate::mmu::{GuestAddr, Prot};
-use crate::pv::builder::{self, BootLayout, BuildConfig, Pfn, PtLevel};
+use crate::pv::builder::{self, BootLayout, BuildConfig, Pfn};
+use crate::pv::event::{self, BackendNotify, EventChannels, SharedPage};
 use crate::pv::hypercall::{self, Outcome, PvDomain, PvHost};
+use crate::pv::mm::{MmHost, PageProt, PageType};
 use crate::pv::traps;
 use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
-use std::io::Write;
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct PvOptions {
@@ -23,6 +29,10 @@ pub struct PvOptions {
     pub ramdisk: Option<Vec<u8>>,
     pub timeout: Option<Duration>,
     pub stats: bool,
+    /// Extra xenstore entries (KEY, VALUE), relative to the domain's home or absolute.
+    pub xenstore: Vec<(String, String)>,
+    /// Console input: bytes from a file, or stdin when None.
+    pub console_input: Option<Vec<u8>>,
 }
 
 /// Exit codes of `xdbt run` (documented in the README).
@@ -32,77 +42,29 @@ pub const EXIT_BAD_INPUT: i32 = 2;
 pub const EXIT_REBOOT: i32 = 3;
 pub const EXIT_TIMEOUT: i32 = 4;
 
-/// The console backend: console_io and the PV console ring (the page start_info names,
-/// `xencons_interface` of xen/include/public/io/console.h) go to stdout, the way
-/// xenconsoled would copy them to a terminal.
-struct StdoutConsole {
-    /// Host address of the console ring page in guest RAM.
-    ring: *mut u8,
-    port: u32,
-}
+/// The domain id the guest believes it has (the first domU libxl creates).
+const DOMID: u16 = 1;
 
-impl StdoutConsole {
-    /// Copy out what the guest produced in the ring and consume it.
-    fn drain(&mut self) {
-        const OUT: usize = 1024;
-        const OUT_SIZE: u32 = 2048;
-        const OUT_CONS: usize = 3080;
-        const OUT_PROD: usize = 3084;
-        // SAFETY: `ring` points at a 4 KiB page of the guest RAM mapping, which outlives
-        // the console; the guest runs on this thread, so nothing writes it concurrently.
-        unsafe {
-            let cons_p = self.ring.add(OUT_CONS).cast::<u32>();
-            let prod = self.ring.add(OUT_PROD).cast::<u32>().read_volatile();
-            let mut cons = cons_p.read_volatile();
-            // A hostile producer index cannot make us read more than the ring holds.
-            if prod.wrapping_sub(cons) > OUT_SIZE {
-                cons = prod.wrapping_sub(OUT_SIZE);
-            }
-            let mut out = Vec::new();
-            while cons != prod {
-                out.push(
-                    self.ring
-                        .add(OUT + (cons % OUT_SIZE) as usize)
-                        .read_volatile(),
-                );
-                cons = cons.wrapping_add(1);
-            }
-            cons_p.write_volatile(cons);
-            if !out.is_empty() {
-                self.console_write(&out);
-            }
-        }
-    }
-}
-
-impl PvHost for StdoutConsole {
-    fn console_write(&mut self, bytes: &[u8]) {
-        let mut o = std::io::stdout().lock();
-        let _ = o.write_all(bytes);
-        let _ = o.flush();
-    }
-
-    fn evtchn_send(&mut self, port: u32) -> i32 {
-        if port == self.port {
-            self.drain();
-            0
-        } else {
-            // Only the console channel exists so far (no event channel table yet).
-            -hypercall_abi::errno::EINVAL
-        }
-    }
-}
-
-/// Guest RAM: a memfd, also mapped into this process for the builder's writes.
-struct PhysMem {
+/// Guest machine frames: RAM, then the Xen-owned frames.
+struct Frames {
     fd: i32,
     host: *mut u8,
     len: usize,
+    nr_ram: u32,
+    shared_info: u32,
+    grant0: u32,
+    m2p0: u32,
+    nr_m2p: u32,
 }
 
-impl PhysMem {
-    fn new(pages: u32) -> Result<PhysMem, String> {
-        let len = pages as usize * 4096;
+impl Frames {
+    fn new(nr_ram: u32) -> Result<Frames, String> {
+        let shared_info = nr_ram;
+        let grant0 = nr_ram + 1;
+        let m2p0 = grant0 + hypercall::MAX_GRANT_FRAMES;
+        let nr_m2p = (m2p0 + 1).div_ceil(1024) + 1;
+        let total = m2p0 + nr_m2p;
+        let len = total as usize * 4096;
         // SAFETY: plain system calls; results checked.
         unsafe {
             let fd = libc::memfd_create(c"xdbt-guest-ram".as_ptr(), libc::MFD_CLOEXEC);
@@ -120,11 +82,23 @@ impl PhysMem {
             if p == libc::MAP_FAILED {
                 return Err(format!("guest memory: {}", std::io::Error::last_os_error()));
             }
-            Ok(PhysMem {
+            let f = Frames {
                 fd,
                 host: p.cast(),
                 len,
-            })
+                nr_ram,
+                shared_info,
+                grant0,
+                m2p0,
+                nr_m2p,
+            };
+            // The M2P: identity for RAM, invalid (~0) for everything else.
+            for mfn in 0..nr_m2p * 1024 {
+                let v = if mfn < nr_ram { mfn } else { u32::MAX };
+                f.atomic_u32(m2p0 as usize * 4096 + 4 * mfn as usize)
+                    .store(v, Ordering::Relaxed);
+            }
+            Ok(f)
         }
     }
 
@@ -137,9 +111,34 @@ impl PhysMem {
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), self.host.add(at), bytes.len()) };
         Ok(())
     }
+
+    /// The 4-aligned word at byte offset `at` of the frame space.
+    fn atomic_u32(&self, at: usize) -> &AtomicU32 {
+        assert!(at % 4 == 0 && at + 4 <= self.len);
+        // SAFETY: in bounds (asserted) and aligned; the mapping lives as long as `self`, and
+        // guest vCPUs access the same memory only through atomic instructions or plain
+        // accesses that the atomic type tolerates (shared memory with another agent).
+        unsafe { AtomicU32::from_ptr(self.host.add(at).cast()) }
+    }
+
+    fn atomic_u64(&self, at: usize) -> &AtomicU64 {
+        assert!(at % 8 == 0 && at + 8 <= self.len);
+        // SAFETY: as in `atomic_u32`, for an 8-aligned word.
+        unsafe { AtomicU64::from_ptr(self.host.add(at).cast()) }
+    }
+
+    fn atomic_u8(&self, at: usize) -> &AtomicU8 {
+        assert!(at < self.len);
+        // SAFETY: as in `atomic_u32`, for one byte.
+        unsafe { AtomicU8::from_ptr(self.host.add(at)) }
+    }
+
+    fn frame_ok(&self, mfn: u32) -> bool {
+        (mfn as usize + 1) * 4096 <= self.len
+    }
 }
 
-impl Drop for PhysMem {
+impl Drop for Frames {
     fn drop(&mut self) {
         // SAFETY: our own mapping and descriptor.
         unsafe {
@@ -149,12 +148,384 @@ impl Drop for PhysMem {
     }
 }
 
+/// shared_info, as the host reaches it.
+struct SharedInfoPage<'a> {
+    frames: &'a Frames,
+    base: usize,
+}
+
+impl SharedPage for SharedInfoPage<'_> {
+    fn load_u32(&self, off: u32) -> u32 {
+        self.frames
+            .atomic_u32(self.base + off as usize)
+            .load(Ordering::SeqCst)
+    }
+    fn store_u32(&mut self, off: u32, v: u32) {
+        self.frames
+            .atomic_u32(self.base + off as usize)
+            .store(v, Ordering::SeqCst)
+    }
+    fn fetch_or_u32(&mut self, off: u32, bits: u32) -> u32 {
+        self.frames
+            .atomic_u32(self.base + off as usize)
+            .fetch_or(bits, Ordering::SeqCst)
+    }
+    fn fetch_and_u32(&mut self, off: u32, bits: u32) -> u32 {
+        self.frames
+            .atomic_u32(self.base + off as usize)
+            .fetch_and(bits, Ordering::SeqCst)
+    }
+    fn load_u8(&self, off: u32) -> u8 {
+        self.frames
+            .atomic_u8(self.base + off as usize)
+            .load(Ordering::SeqCst)
+    }
+    fn swap_u8(&mut self, off: u32, v: u8) -> u8 {
+        self.frames
+            .atomic_u8(self.base + off as usize)
+            .swap(v, Ordering::SeqCst)
+    }
+}
+
+/// Guest system time from the TSC, with the scale Xen would publish (set_time_scale in
+/// xen/arch/x86/time.c): the host and the guest compute the same nanoseconds from the same
+/// TSC, so timers and vcpu_time_info never disagree.
+#[derive(Clone, Copy)]
+struct TimeBase {
+    tsc0: u64,
+    mul: u32,
+    shift: i8,
+
+}
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC has no memory effects; x86-64 hosts always have it.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+impl TimeBase {
+    fn calibrate() -> TimeBase {
+        let t0 = Instant::now();
+        let c0 = rdtsc();
+        std::thread::sleep(Duration::from_millis(3));
+        let c1 = rdtsc();
+        let ns = t0.elapsed().as_nanos().max(1) as u64;
+        let hz = ((c1 - c0) as u128 * 1_000_000_000 / ns as u128) as u64;
+        let mut tps = hz.max(1_000_000);
+        let mut shift: i8 = 0;
+        while tps > 2_000_000_000 {
+            tps >>= 1;
+            shift -= 1;
+        }
+        let mut tps32 = tps as u32;
+        while tps32 <= 1_000_000_000 {
+            tps32 <<= 1;
+            shift += 1;
+        }
+        let mul = ((1_000_000_000u64 << 32) / u64::from(tps32)) as u32;
+        TimeBase {
+            tsc0: c0,
+            mul,
+            shift,
+
+        }
+    }
+
+    fn ns_of(&self, tsc: u64) -> u64 {
+        let mut d = tsc.saturating_sub(self.tsc0);
+        if self.shift < 0 {
+            d >>= -self.shift;
+        } else {
+            d <<= self.shift;
+        }
+        ((u128::from(d) * u128::from(self.mul)) >> 32) as u64
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.ns_of(rdtsc())
+    }
+
+    /// Host time at which system time reaches `ns`.
+    fn instant_of(&self, ns: u64, now_ns: u64, now: Instant) -> Instant {
+        now + Duration::from_nanos(ns.saturating_sub(now_ns))
+    }
+}
+
+/// Stops the vCPU at a deadline or when kicked (console input), and lets it sleep.
+struct Alarm {
+    state: Mutex<AlarmState>,
+    cv: Condvar,
+}
+
+struct AlarmState {
+    deadline: Option<Instant>,
+    kicked: bool,
+    quit: bool,
+}
+
+impl Alarm {
+    fn start(stop: StopHandle) -> Arc<Alarm> {
+        let a = Arc::new(Alarm {
+            state: Mutex::new(AlarmState {
+                deadline: None,
+                kicked: false,
+                quit: false,
+            }),
+            cv: Condvar::new(),
+        });
+        let t = a.clone();
+        std::thread::spawn(move || {
+            let mut s = t.state.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if s.quit {
+                    return;
+                }
+                match s.deadline {
+                    None => s = t.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
+                    Some(d) => {
+                        let now = Instant::now();
+                        if now >= d {
+                            s.deadline = None;
+                            stop.request_stop();
+                        } else {
+                            s = t
+                                .cv
+                                .wait_timeout(s, d - now)
+                                .unwrap_or_else(|e| e.into_inner())
+                                .0;
+                        }
+                    }
+                }
+            }
+        });
+        a
+    }
+
+    fn arm(&self, d: Option<Instant>) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.deadline != d {
+            s.deadline = d;
+            self.cv.notify_all();
+        }
+    }
+
+    fn kick(&self, stop: StopHandle) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.kicked = true;
+        stop.request_stop();
+        self.cv.notify_all();
+    }
+
+    /// Sleep until `until` or a kick.
+    fn sleep(&self, until: Option<Instant>) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while !s.kicked && !s.quit {
+            match until {
+                Some(u) => {
+                    let now = Instant::now();
+                    if now >= u {
+                        break;
+                    }
+                    s = self
+                        .cv
+                        .wait_timeout(s, u - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                None => s = self.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+        s.kicked = false;
+    }
+
+    fn quit(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.quit = true;
+        self.cv.notify_all();
+    }
+}
+
+/// The console backend (xenconsoled's part): the ring in the page start_info names
+/// (`xencons_interface`, xen/include/public/io/console.h) to stdout, and input into it.
+struct Console {
+    page: usize,
+    port: u32,
+    input: Arc<Mutex<VecDeque<u8>>>,
+}
+
+const CONS_IN: usize = 0;
+const CONS_IN_SIZE: u32 = 1024;
+const CONS_OUT: usize = 1024;
+const CONS_OUT_SIZE: u32 = 2048;
+const CONS_IN_CONS: usize = 3072;
+const CONS_IN_PROD: usize = 3076;
+const CONS_OUT_CONS: usize = 3080;
+const CONS_OUT_PROD: usize = 3084;
+
+impl Console {
+    /// Copy out what the guest produced in the ring and consume it.
+    fn drain(&self, frames: &Frames) {
+        let cons_w = frames.atomic_u32(self.page + CONS_OUT_CONS);
+        let prod = frames
+            .atomic_u32(self.page + CONS_OUT_PROD)
+            .load(Ordering::Acquire);
+        let mut cons = cons_w.load(Ordering::Relaxed);
+        // A hostile producer index cannot make us read more than the ring holds.
+        if prod.wrapping_sub(cons) > CONS_OUT_SIZE {
+            cons = prod.wrapping_sub(CONS_OUT_SIZE);
+        }
+        let mut out = Vec::new();
+        while cons != prod {
+            let at = self.page + CONS_OUT + (cons % CONS_OUT_SIZE) as usize;
+            out.push(frames.atomic_u8(at).load(Ordering::Relaxed));
+            cons = cons.wrapping_add(1);
+        }
+        cons_w.store(cons, Ordering::Release);
+        if !out.is_empty() {
+            let mut o = std::io::stdout().lock();
+            let _ = o.write_all(&out);
+            let _ = o.flush();
+        }
+    }
+
+    /// Move typed input into the ring; returns whether anything moved.
+    fn feed(&self, frames: &Frames) -> bool {
+        let mut q = self.input.lock().unwrap_or_else(|e| e.into_inner());
+        if q.is_empty() {
+            return false;
+        }
+        let cons = frames
+            .atomic_u32(self.page + CONS_IN_CONS)
+            .load(Ordering::Acquire);
+        let prod_w = frames.atomic_u32(self.page + CONS_IN_PROD);
+        let mut prod = prod_w.load(Ordering::Relaxed);
+        let mut moved = false;
+        while prod.wrapping_sub(cons) < CONS_IN_SIZE {
+            let Some(b) = q.pop_front() else { break };
+            let at = self.page + CONS_IN + (prod % CONS_IN_SIZE) as usize;
+            frames.atomic_u8(at).store(b, Ordering::Relaxed);
+            prod = prod.wrapping_add(1);
+            moved = true;
+        }
+        prod_w.store(prod, Ordering::Release);
+        moved
+    }
+}
+
+/// What the PV layer reaches through `PvHost` on this vCPU.
+struct Host<'a> {
+    frames: &'a Frames,
+    win: &'a mut super::Window,
+    time: TimeBase,
+    console: &'a Console,
+    sh: SharedInfoPage<'a>,
+    notified: Vec<BackendNotify>,
+}
+
+impl MmHost for Host<'_> {
+    fn nr_ram_frames(&self) -> u32 {
+        self.frames.nr_ram
+    }
+    fn is_shared_frame(&self, mfn: u32) -> bool {
+        mfn == self.frames.shared_info
+            || (self.frames.grant0..self.frames.grant0 + hypercall::MAX_GRANT_FRAMES)
+                .contains(&mfn)
+    }
+    fn read_entry(&self, mfn: u32, idx: u32) -> u64 {
+        if !self.frames.frame_ok(mfn) || idx >= 512 {
+            return 0;
+        }
+        self.frames
+            .atomic_u64(mfn as usize * 4096 + idx as usize * 8)
+            .load(Ordering::SeqCst)
+    }
+    fn write_entry(&mut self, mfn: u32, idx: u32, v: u64) {
+        if self.frames.frame_ok(mfn) && idx < 512 {
+            self.frames
+                .atomic_u64(mfn as usize * 4096 + idx as usize * 8)
+                .store(v, Ordering::SeqCst)
+        }
+    }
+    fn map(&mut self, va: u32, n: u32, mfn: u32, prot: PageProt) {
+        if !self.frames.frame_ok(mfn.saturating_add(n.max(1) - 1)) {
+            let _ = self.win.unmap(GuestAddr(va), u64::from(n) * 4096);
+            return;
+        }
+        let mut p = Prot::R;
+        if prot.write {
+            p |= Prot::W;
+        }
+        if prot.exec {
+            p |= Prot::X;
+        }
+        let _ = self.win.map_fd(
+            GuestAddr(va),
+            u64::from(n) * 4096,
+            self.frames.fd,
+            u64::from(mfn) * 4096,
+            p,
+        );
+    }
+    fn unmap(&mut self, va: u32, n: u32) {
+        let _ = self.win.unmap(GuestAddr(va), u64::from(n) * 4096);
+    }
+}
+
+impl PvHost for Host<'_> {
+    fn mem(&mut self) -> &mut dyn crate::mmu::GuestMemory {
+        self.win
+    }
+    fn shared(&mut self) -> &mut dyn SharedPage {
+        &mut self.sh
+    }
+    fn console_write(&mut self, bytes: &[u8]) {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(bytes);
+        let _ = o.flush();
+    }
+    fn console_read(&mut self, max: usize) -> Vec<u8> {
+        let mut q = self.console.input.lock().unwrap_or_else(|e| e.into_inner());
+        let n = q.len().min(max);
+        q.drain(..n).collect()
+    }
+    fn backend_notify(&mut self, n: BackendNotify) {
+        if n.port == self.console.port {
+            self.console.drain(self.frames);
+        }
+        self.notified.push(n);
+    }
+    fn now_ns(&self) -> u64 {
+        self.time.now_ns()
+    }
+    fn set_m2p(&mut self, mfn: u32, pfn: u32) {
+        if mfn < self.frames.nr_ram {
+            self.frames
+                .atomic_u32(self.frames.m2p0 as usize * 4096 + 4 * mfn as usize)
+                .store(pfn, Ordering::SeqCst);
+        }
+    }
+    fn grant_frames(&self) -> (u32, u32) {
+        (self.frames.grant0, hypercall::MAX_GRANT_FRAMES)
+    }
+    fn copy_frame(&mut self, dst: u32, src: u32) {
+        for i in 0..512 {
+            let v = self.read_entry(src, i);
+            self.write_entry(dst, i, v);
+        }
+    }
+    fn clear_frame(&mut self, mfn: u32) {
+        for i in 0..512 {
+            self.write_entry(mfn, i, 0);
+        }
+    }
+}
+
 /// Write the start-of-day image into guest RAM (BootLayout's documented order).
 fn populate(
     layout: &BootLayout,
     image: &[u8],
     ramdisk: Option<&[u8]>,
-    ram: &mut PhysMem,
+    ram: &mut Frames,
 ) -> Result<(), String> {
     for s in &layout.segments {
         let bytes = image
@@ -181,58 +552,6 @@ fn populate(
     )?;
     if let Some(h) = layout.hypercall_page {
         ram.write(h.pfn, 0, &builder::hypercall_page_bytes())?;
-    }
-    Ok(())
-}
-
-/// Map every present L1 entry of the initial page tables into the window.
-fn map_initial(layout: &BootLayout, m: &mut Machine, ram: &PhysMem) -> Result<(), String> {
-    const P: u64 = 1;
-    const RW: u64 = 2;
-    const NX: u64 = 1 << 63;
-    let table = |pfn: u64| {
-        layout
-            .page_tables
-            .iter()
-            .find(|t| u64::from(t.pfn.0) == pfn)
-    };
-    let l3 = layout
-        .page_tables
-        .iter()
-        .find(|t| t.level == PtLevel::L3)
-        .ok_or("no L3 table")?;
-    for (i3, &e3) in l3.entries.iter().enumerate().take(4) {
-        if e3 & P == 0 {
-            continue;
-        }
-        let Some(l2) = table((e3 >> 12) & 0xff_ffff) else {
-            continue;
-        };
-        for (i2, &e2) in l2.entries.iter().enumerate() {
-            if e2 & P == 0 {
-                continue;
-            }
-            let Some(l1) = table((e2 >> 12) & 0xff_ffff) else {
-                continue;
-            };
-            for (i1, &e1) in l1.entries.iter().enumerate() {
-                if e1 & P == 0 {
-                    continue;
-                }
-                let va = ((i3 as u32) << 30) | ((i2 as u32) << 21) | ((i1 as u32) << 12);
-                let pfn = (e1 >> 12) & 0xff_ffff;
-                let mut prot = Prot::R;
-                if e1 & RW != 0 && e2 & RW != 0 {
-                    prot |= Prot::W;
-                }
-                if e1 & NX == 0 {
-                    prot |= Prot::X;
-                }
-                m.mem
-                    .map_fd(GuestAddr(va), 4096, ram.fd, pfn * 4096, prot)
-                    .map_err(|e| e.to_string())?;
-            }
-        }
     }
     Ok(())
 }
@@ -270,13 +589,16 @@ fn selector_fn(gdt: &[u64]) -> impl Fn(u16) -> Option<Segment> + '_ {
 fn deliver(
     m: &mut Machine,
     dom: &mut PvDomain,
+    sh: &mut SharedInfoPage,
     vector: u8,
     err: Option<u32>,
 ) -> Result<(), traps::BounceError> {
+    sync_mask_in(dom, sh);
     let mut cpu = m.cpu().clone();
     let gdt = m.gdt.clone();
     let sel = selector_fn(&gdt);
     traps::bounce(dom, &mut cpu, &mut m.mem, vector, err, &sel)?;
+    sync_mask_out(dom, sh);
     let flush = cpu.seg != m.cpu().seg;
     *m.cpu_mut() = cpu;
     if flush {
@@ -318,6 +640,153 @@ fn crash_report(m: &Machine, why: &str) {
     );
 }
 
+/// vcpu_info.arch.cr2 (x86_32): where Xen leaves a #PF's address for the guest.
+const VI_CR2: u32 = 8;
+/// vcpu_info.time (vcpu_time_info) and its fields.
+const VI_TIME: u32 = 16;
+
+/// shared_info at start of day: all upcalls masked, time and wallclock published.
+fn init_shared_info(sh: &mut dyn SharedPage, t: &TimeBase, nr_pages: u32) {
+    use core::mem::offset_of;
+    use hypercall_abi::xen::SharedInfo;
+    for v in 0..32 {
+        let vi = event::vcpu_info_off(v);
+        sh.swap_u8(vi + event::VI_UPCALL_MASK, 1);
+        let ti = vi + VI_TIME;
+        sh.store_u32(ti, 1);
+        sh.store_u32(ti + 8, t.tsc0 as u32);
+        sh.store_u32(ti + 12, (t.tsc0 >> 32) as u32);
+        sh.store_u32(ti + 16, 0);
+        sh.store_u32(ti + 20, 0);
+        sh.store_u32(ti + 24, t.mul);
+        // tsc_shift, then flags: XEN_PVCLOCK_TSC_STABLE_BIT (the host TSC is invariant).
+        sh.store_u32(ti + 28, u32::from(t.shift as u8) | (1 << 8));
+        sh.store_u32(ti, 2);
+    }
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let wc = offset_of!(SharedInfo, wc_version) as u32;
+    sh.store_u32(wc, 1);
+    sh.store_u32(wc + 4, wall.as_secs() as u32);
+    sh.store_u32(wc + 8, wall.subsec_nanos());
+    sh.store_u32(wc, 2);
+    let arch = offset_of!(SharedInfo, arch) as u32;
+    sh.store_u32(arch, nr_pages);
+}
+
+/// Reload the guest's descriptor tables into the machine after set_gdt / SET_LDT /
+/// update_descriptor.
+fn reload_descriptors(m: &mut Machine, dom: &PvDomain, g: &[u64]) {
+    for i in 0..hypercall::FIRST_RESERVED_GDT_ENTRY as usize {
+        if i < m.gdt.len() {
+            m.gdt[i] = g.get(i).copied().unwrap_or(0);
+        }
+    }
+    let v = &dom.vcpus[dom.cur];
+    m.ldt.clear();
+    for i in 0..v.ldt_ents {
+        let mut b = [0u8; 8];
+        let d = if m
+            .mem
+            .peek(GuestAddr(v.ldt_base.wrapping_add(8 * i)), &mut b)
+            .is_ok()
+        {
+            u64::from_le_bytes(b)
+        } else {
+            0
+        };
+        m.ldt.push(d);
+    }
+    m.descriptors_changed();
+}
+
+/// Xen's writable page tables (ptwr_emulated_update, VMASST_TYPE_writable_pagetables): a
+/// guest kernel write to one of its L1 tables, mapped read-only, is emulated and validated
+/// like mmu_update. The instruction runs once on a private copy of the page, and what it
+/// changed is applied entry by entry. Returns false to deliver the original #PF.
+fn ptwr(
+    m: &mut Machine,
+    dom: &mut PvDomain,
+    frames: &Frames,
+    console: &Console,
+    time: TimeBase,
+    cr2: u32,
+) -> bool {
+    let va = cr2 & !0xfff;
+    let (target, before) = {
+        let host = host_for(m, frames, console, time);
+        let Some((_, _, e)) = dom.mmu.l1_entry_of(&host, cr2) else {
+            return false;
+        };
+        if e & 1 == 0 {
+            return false;
+        }
+        let Ok(target) = u32::try_from((e & 0x000f_ffff_ffff_f000) >> 12) else {
+            return false;
+        };
+        if !matches!(dom.mmu.page_type(target), Some((PageType::L1, n, _)) if n > 0) {
+            return false;
+        }
+        let before: Vec<u64> = (0..512).map(|i| host.read_entry(target, i)).collect();
+        (target, before)
+    };
+    let bytes: Vec<u8> = before.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let saved = m.cpu().clone();
+    let mut exit = Exit::Stopped;
+    let mut after = vec![0u8; 4096];
+    let mut ok = m.mem.map(GuestAddr(va), 4096, Prot::R | Prot::W).is_ok()
+        && m.mem.poke(GuestAddr(va), &bytes).is_ok();
+    if ok {
+        for _ in 0..4 {
+            exit = m.step();
+            if !(exit == Exit::Stopped && m.cpu().eip == saved.eip) {
+                break;
+            }
+        }
+        ok = exit == Exit::Stopped
+            && m.cpu().eip != saved.eip
+            && m.mem.peek(GuestAddr(va), &mut after).is_ok();
+    }
+    let mut host = host_for(m, frames, console, time);
+    // Back to the real, read-only mapping of the table.
+    dom.mmu.refresh_va(&mut host, va);
+    if ok {
+        let mut applied = Vec::new();
+        for (i, old) in before.iter().enumerate() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&after[8 * i..8 * i + 8]);
+            let new = u64::from_le_bytes(w);
+            if new == *old {
+                continue;
+            }
+            let ptr = (u64::from(target) << 12) | (8 * i as u64);
+            if dom
+                .mmu
+                .update_entry(&mut host, ptr, new, crate::pv::mm::UpdateKind::Normal)
+                .is_err()
+            {
+                for (p, o) in applied.into_iter().rev() {
+                    let _ = dom.mmu.update_entry(
+                        &mut host,
+                        p,
+                        o,
+                        crate::pv::mm::UpdateKind::Normal,
+                    );
+                }
+                ok = false;
+                break;
+            }
+            applied.push((ptr, *old));
+        }
+    }
+    drop(host);
+    if !ok {
+        *m.cpu_mut() = saved;
+    }
+    ok
+}
+
 /// Boot `image` and run it to its end; returns the process exit code.
 pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
     let kernel = match builder::parse_kernel(image) {
@@ -327,11 +796,14 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let cfg = BuildConfig {
+    let nr_pages = opts.memory_mib.saturating_mul(256);
+    let mut cfg = BuildConfig {
         cmdline: &opts.cmdline,
         ramdisk_len: opts.ramdisk.as_ref().map(|r| r.len() as u32),
         ..BuildConfig::new(opts.memory_mib)
     };
+    // shared_info is Xen's frame, above the domain's RAM (Frames::new's layout).
+    cfg.shared_info_maddr = u64::from(nr_pages) << 12;
     let layout = match builder::build(&kernel, image, &cfg) {
         Ok(l) => l,
         Err(e) => {
@@ -339,49 +811,227 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    let setup = || -> Result<(Machine, PhysMem), String> {
-        let mut ram = PhysMem::new(layout.nr_pages)?;
-        populate(&layout, image, opts.ramdisk.as_deref(), &mut ram)?;
+    if layout.nr_pages != nr_pages {
+        eprintln!("xdbt: internal: builder used {} pages", layout.nr_pages);
+        return EXIT_BAD_INPUT;
+    }
+    let setup = || -> Result<(Machine, Frames), String> {
+        let mut frames = Frames::new(layout.nr_pages)?;
+        populate(&layout, image, opts.ramdisk.as_deref(), &mut frames)?;
         let mut m = Machine::new().map_err(|e| e.to_string())?;
-        map_initial(&layout, &mut m, &ram)?;
+        // The M2P, read-only at the start of the hypervisor hole (MACH2PHYS_COMPAT_VIRT_START).
+        m.mem
+            .map_fd(
+                GuestAddr(crate::pv::mm::HYPERVISOR_VIRT_START),
+                u64::from(frames.nr_m2p) * 4096,
+                frames.fd,
+                u64::from(frames.m2p0) * 4096,
+                Prot::R,
+            )
+            .map_err(|e| e.to_string())?;
         set_ring1(&mut m, &layout);
-        Ok((m, ram))
+        Ok((m, frames))
     };
-    let (mut m, _ram) = match setup() {
+    let (mut m, frames) = match setup() {
         Ok(x) => x,
         Err(e) => {
             eprintln!("xdbt: {e}");
             return EXIT_BAD_INPUT;
         }
     };
-    let mut dom = PvDomain::default();
-    // SAFETY: console_pfn < nr_pages (the builder allocated it), so the page lies inside
-    // the RAM mapping, which lives as long as `_ram`.
-    let ring = unsafe { _ram.host.add(layout.console_pfn.0 as usize * 4096) };
-    let mut console = StdoutConsole {
-        ring,
+    let time = TimeBase::calibrate();
+    let mut dom = PvDomain::new(DOMID, layout.nr_pages, 1);
+    dom.evtchn.connect_backend(cfg.store_evtchn, 0, 1);
+    dom.evtchn.connect_backend(cfg.console_evtchn, 0, 2);
+    dom.vcpus[0].next_periodic = Some(dom.vcpus[0].period_ns);
+    let input = Arc::new(Mutex::new(VecDeque::new()));
+    let console = Console {
+        page: layout.console_pfn.0 as usize * 4096,
         port: cfg.console_evtchn,
+        input: input.clone(),
     };
+    let alarm = Alarm::start(m.stop_handle());
+    match &opts.console_input {
+        Some(bytes) => input
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(bytes.iter().copied()),
+        None => {
+            let (q, a, stop) = (input.clone(), alarm.clone(), m.stop_handle());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 256];
+                let mut stdin = std::io::stdin();
+                while let Ok(n) = stdin.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    q.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(buf[..n].iter().copied());
+                    a.kick(stop);
+                }
+            });
+        }
+    }
     let deadline = opts.timeout.map(|t| Instant::now() + t);
-    let code = loop {
-        let exit = match deadline {
-            Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) => m.run_for(left),
-                None => Exit::Stopped,
-            },
-            None => m.run(),
+    let code = {
+        let mut host = host_for(&mut m, &frames, &console, time);
+        init_shared_info(host.shared(), &time, layout.nr_pages);
+        let booted = dom.mmu.boot(&mut host, layout.l3_pfn.0);
+        drop(host);
+        if let Err(e) = booted {
+            eprintln!("xdbt: the start-of-day page tables do not validate ({e})");
+            alarm.quit();
+            return EXIT_BAD_INPUT;
+        }
+        vcpu_loop(&mut m, &mut dom, &frames, &console, time, &alarm, deadline)
+    };
+    alarm.quit();
+    // Whatever the guest left in the console ring.
+    console.drain(&frames);
+    if opts.stats {
+        eprint!("{}", m.stats().kv_lines());
+        eprintln!("hypercalls={}", dom.hypercalls);
+        let s = dom.mmu.stats;
+        eprintln!(
+            "pt_updates={}\nbaseptr_switches={}\npages_mapped={}",
+            s.pt_updates, s.baseptr_switches, s.pages_mapped
+        );
+    }
+    code
+}
+
+fn host_for<'a>(
+    m: &'a mut Machine,
+    frames: &'a Frames,
+    console: &'a Console,
+    time: TimeBase,
+) -> Host<'a> {
+    Host {
+        frames,
+        win: &mut m.mem,
+        time,
+        console,
+        sh: SharedInfoPage {
+            frames,
+            base: frames.shared_info as usize * 4096,
+        },
+        notified: Vec::new(),
+    }
+}
+
+fn sync_mask_in(dom: &mut PvDomain, sh: &dyn SharedPage) {
+    dom.upcall_mask = sh.load_u8(event::vcpu_info_off(dom.cur as u32) + event::VI_UPCALL_MASK);
+}
+
+fn sync_mask_out(dom: &PvDomain, sh: &mut dyn SharedPage) {
+    sh.swap_u8(
+        event::vcpu_info_off(dom.cur as u32) + event::VI_UPCALL_MASK,
+        dom.upcall_mask,
+    );
+}
+
+/// A vCPU with nothing to run (SCHEDOP_block / SCHEDOP_poll): sleep until `done` holds,
+/// serving timers and console input meanwhile, without burning the host CPU.
+struct Idle<'a> {
+    console: &'a Console,
+    frames: &'a Frames,
+    time: TimeBase,
+    alarm: &'a Alarm,
+    deadline: Option<Instant>,
+}
+
+impl Idle<'_> {
+    /// False if the run's time limit passed first.
+    fn wait(
+        &self,
+        dom: &mut PvDomain,
+        sh: &mut SharedInfoPage,
+        until: Option<u64>,
+        done: impl Fn(&SharedInfoPage) -> bool,
+    ) -> bool {
+        loop {
+            if self.console.feed(self.frames) {
+                dom.evtchn.notify_from_backend(sh, self.console.port);
+            }
+            let now = self.time.now_ns();
+            dom.fire_timers(sh, dom.cur, now);
+            if done(sh) || until.is_some_and(|u| now >= u) {
+                return true;
+            }
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            let t = [dom.next_deadline(dom.cur), until]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|ns| self.time.instant_of(ns, now, Instant::now()));
+            let wake = match (t, self.deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            self.alarm.arm(None);
+            self.alarm.sleep(wake);
+        }
+    }
+}
+
+fn vcpu_loop(
+    m: &mut Machine,
+    dom: &mut PvDomain,
+    frames: &Frames,
+    console: &Console,
+    time: TimeBase,
+    alarm: &Alarm,
+    deadline: Option<Instant>,
+) -> i32 {
+    let si_base = frames.shared_info as usize * 4096;
+    let mut sh = SharedInfoPage {
+        frames,
+        base: si_base,
+    };
+    loop {
+        // Backends and timers first, then an upcall if one is due.
+        if console.feed(frames) {
+            dom.evtchn.notify_from_backend(&mut sh, console.port);
+        }
+        let now = time.now_ns();
+        dom.fire_timers(&mut sh, dom.cur, now);
+        if dom.event_callback.1 != 0 && EventChannels::upcall_due(&sh, dom.cur as u32) {
+            sync_mask_in(dom, &sh);
+            let mut cpu = m.cpu().clone();
+            let gdt = m.gdt.clone();
+            let sel = selector_fn(&gdt);
+            if let Err(e) = traps::bounce_event(dom, &mut cpu, &mut m.mem, &sel) {
+                crash_report(m, &format!("event upcall: {e:?}"));
+                return EXIT_CRASH;
+            }
+            *m.cpu_mut() = cpu;
+            sync_mask_out(dom, &mut sh);
+        }
+        let next = dom
+            .next_deadline(dom.cur)
+            .map(|ns| time.instant_of(ns, now, Instant::now()));
+        let wake = match (next, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
+        alarm.arm(wake);
+        let exit = m.run();
         match exit {
             Exit::SoftInt { vector: 0x82, .. } if m.cpu().cpl == 1 && m.cpu().gpr[0] == 23 => {
                 // HYPERVISOR_iret: the stub pushed EAX and never returns.
+                sync_mask_in(dom, &sh);
                 let mut cpu = m.cpu().clone();
                 let gdt = m.gdt.clone();
                 let sel = selector_fn(&gdt);
-                if let Err(e) = traps::hypervisor_iret(&mut dom, &mut cpu, &mut m.mem, &sel) {
-                    crash_report(&m, &format!("HYPERVISOR_iret: {e:?}"));
-                    break EXIT_CRASH;
+                if let Err(e) = traps::hypervisor_iret(dom, &mut cpu, &mut m.mem, &sel) {
+                    crash_report(m, &format!("HYPERVISOR_iret: {e:?}"));
+                    return EXIT_CRASH;
                 }
                 *m.cpu_mut() = cpu;
+                sync_mask_out(dom, &mut sh);
             }
             Exit::SoftInt { vector, len } if vector != 0x82 || m.cpu().cpl != 1 => {
                 // `int n`: delivered if the gate's DPL allows it from this ring, else #GP.
@@ -397,61 +1047,123 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
                     c.eip = c.eip.wrapping_sub(u32::from(len));
                     (13, Some((u32::from(vector) << 3) | 2))
                 };
-                if let Err(e) = deliver(&mut m, &mut dom, v, err) {
-                    crash_report(&m, &format!("{e:?}"));
-                    break EXIT_CRASH;
+                if let Err(e) = deliver(m, dom, &mut sh, v, err) {
+                    crash_report(m, &format!("{e:?}"));
+                    return EXIT_CRASH;
                 }
             }
             Exit::Fault(f) => {
                 let v = f.vector as u8;
-                if f.vector == crate::exit::Vector::NM {
+                if f.vector == Vector::NM {
                     // Xen clears the virtual TS when it bounces #NM (do_device_not_available).
                     dom.fpu_ts = false;
                     m.set_fpu_ts(false);
                 }
+                if f.vector == Vector::PF
+                    && f.error_code & 0x13 == 0x3
+                    && m.cpu().cpl == 1
+                    && dom.vm_assist & (1 << 2) != 0
+                {
+                    if ptwr(m, dom, frames, console, time, f.cr2) {
+                        continue;
+                    }
+                }
                 let err = traps::has_error_code(v).then_some(f.error_code);
-                if let Err(e) = deliver(&mut m, &mut dom, v, err) {
-                    crash_report(&m, &format!("{f:?} with no usable handler ({e:?})"));
-                    break EXIT_CRASH;
+                if f.vector == Vector::PF {
+                    sh.store_u32(event::vcpu_info_off(dom.cur as u32) + VI_CR2, f.cr2);
+                }
+                if let Err(e) = deliver(m, dom, &mut sh, v, err) {
+                    crash_report(m, &format!("{f:?} with no usable handler ({e:?})"));
+                    return EXIT_CRASH;
                 }
             }
             Exit::SoftInt { vector: 0x82, .. } if m.cpu().cpl == 1 => {
                 let mut cpu = m.cpu().clone();
                 let ts = dom.fpu_ts;
-                let out = hypercall::dispatch(&mut dom, &mut cpu, &mut m.mem, &mut console);
+                sync_mask_in(dom, &sh);
+                let mut host = host_for(m, frames, console, time);
+                let out = hypercall::dispatch(dom, &mut cpu, &mut host);
+                let reload = core::mem::take(&mut dom.descriptors_dirty)
+                    .then(|| hypercall::guest_gdt(dom, dom.cur, &host));
+                drop(host);
+                if let Some(g) = reload {
+                    reload_descriptors(m, dom, &g);
+                }
                 *m.cpu_mut() = cpu;
                 if dom.fpu_ts != ts {
                     m.set_fpu_ts(dom.fpu_ts);
                 }
-                if let Outcome::Shutdown(reason) = out {
-                    use hypercall_abi::sched::{
-                        SHUTDOWN_poweroff as POWEROFF, SHUTDOWN_reboot as REBOOT,
-                    };
-                    break match reason {
-                        POWEROFF => EXIT_POWEROFF,
-                        REBOOT => EXIT_REBOOT,
-                        _ => {
-                            eprintln!("xdbt: guest shut down (reason {reason})");
-                            EXIT_CRASH
+                match out {
+                    Outcome::Shutdown(reason) => {
+                        use hypercall_abi::sched::{
+                            SHUTDOWN_crash as CRASH, SHUTDOWN_poweroff as POWEROFF,
+                            SHUTDOWN_reboot as REBOOT,
+                        };
+                        return match reason {
+                            POWEROFF => EXIT_POWEROFF,
+                            REBOOT => EXIT_REBOOT,
+                            CRASH => {
+                                eprintln!("xdbt: guest crashed itself (SHUTDOWN_crash)");
+                                crash_report(m, "SHUTDOWN_crash");
+                                EXIT_CRASH
+                            }
+                            _ => {
+                                eprintln!("xdbt: guest shut down (reason {reason})");
+                                EXIT_CRASH
+                            }
+                        };
+                    }
+                    Outcome::Block => {
+                        // Events are enabled by blocking (local_event_delivery_enable).
+                        sh.swap_u8(
+                            event::vcpu_info_off(dom.cur as u32) + event::VI_UPCALL_MASK,
+                            0,
+                        );
+                        let vi = event::vcpu_info_off(dom.cur as u32);
+                        let w = Idle {
+                            console,
+                            frames,
+                            time,
+                            alarm,
+                            deadline,
+                        };
+                        if !w.wait(dom, &mut sh, None, |sh| {
+                            sh.load_u8(vi + event::VI_UPCALL_PENDING) != 0
+                        }) {
+                            eprintln!("xdbt: timeout");
+                            return EXIT_TIMEOUT;
                         }
-                    };
+                    }
+                    Outcome::Poll { timeout } => {
+                        let ports = dom.vcpus[dom.cur].poll_ports.clone();
+                        let until = (timeout != 0).then_some(timeout);
+                        let w = Idle {
+                            console,
+                            frames,
+                            time,
+                            alarm,
+                            deadline,
+                        };
+                        if !w.wait(dom, &mut sh, until, |sh| {
+                            EventChannels::any_pending(sh, &ports)
+                        }) {
+                            eprintln!("xdbt: timeout");
+                            return EXIT_TIMEOUT;
+                        }
+                    }
+                    _ => {}
                 }
             }
             Exit::Stopped => {
-                eprintln!("xdbt: timeout");
-                break EXIT_TIMEOUT;
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    eprintln!("xdbt: timeout");
+                    return EXIT_TIMEOUT;
+                }
             }
             other => {
-                crash_report(&m, &format!("{other:?}, no PV trap delivery yet"));
-                break EXIT_CRASH;
+                crash_report(m, &format!("{other:?}"));
+                return EXIT_CRASH;
             }
         }
-    };
-    // Whatever the guest left in the console ring.
-    console.drain();
-    if opts.stats {
-        eprint!("{}", m.stats().kv_lines());
-        eprintln!("hypercalls={}", dom.hypercalls);
     }
-    code
 }

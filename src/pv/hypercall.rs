@@ -6,37 +6,181 @@
 // Xen's constant names (XENVER_version, SCHEDOP_shutdown, ...) are kept as they are.
 #![allow(non_upper_case_globals)]
 
+use super::event::{self, BackendNotify, EventChannels, SharedPage};
+use super::mm::{MmHost, PageType, PvMmu, UpdateKind, HYPERVISOR_VIRT_START};
 use crate::cpu::{GuestCpu, EAX, EBX, ECX, EDI, EDX, ESI};
-use crate::mmu::{GuestAddr, GuestMemory};
+use crate::mmu::{Access, GuestAddr, GuestMemory};
 use alloc::vec::Vec;
-use hypercall_abi::errno::{EFAULT, EINVAL, ENOSYS};
+use hypercall_abi::errno::{
+    EACCES, EFAULT, EINVAL, ENOENT, ENOSPC, ENOSYS, EOPNOTSUPP, EPERM, ESRCH, ETIME,
+};
 use hypercall_abi::xen::Hypercall;
 
-/// Services a PV domain gets from its host (the hosted runner, or Xen).
-pub trait PvHost {
+/// Services a PV domain gets from its host (the hosted runner, or Xen): guest memory as the
+/// current vCPU sees it, the frames and mappings behind the PV MMU, the shared_info page,
+/// time, and the backends at the other end of the console and store channels.
+pub trait PvHost: MmHost {
+    fn mem(&mut self) -> &mut dyn GuestMemory;
+    fn shared(&mut self) -> &mut dyn SharedPage;
     /// Bytes the guest wrote with HYPERVISOR_console_io.
     fn console_write(&mut self, bytes: &[u8]);
-    /// EVTCHNOP_send on `port`: 0, or a negative Xen errno.
-    fn evtchn_send(&mut self, port: u32) -> i32;
+    /// Bytes typed at the console for CONSOLEIO_read (up to `max`).
+    fn console_read(&mut self, max: usize) -> Vec<u8>;
+    /// A send on a channel whose other end is a host backend.
+    fn backend_notify(&mut self, n: BackendNotify);
+    /// Xen system time: nanoseconds since the domain started.
+    fn now_ns(&self) -> u64;
+    /// MMU_MACHPHYS_UPDATE: the M2P entry of a frame of the domain.
+    fn set_m2p(&mut self, mfn: u32, pfn: u32);
+    /// Grant table frames (machine frame numbers the guest may map), at most `max`.
+    fn grant_frames(&self) -> (u32, u32);
+    fn copy_frame(&mut self, dst: u32, src: u32);
+    fn clear_frame(&mut self, mfn: u32);
+}
+
+/// Xen's default for a PV vCPU's periodic timer (xen/common/sched/core.c, vcpu_create).
+pub const DEFAULT_PERIOD_NS: u64 = 10_000_000;
+
+/// Per-vCPU PV state.
+#[derive(Clone, Debug)]
+pub struct PvVcpu {
+    pub kernel_ss: u32,
+    pub kernel_sp: u32,
+    /// Virtual CR0.TS (fpu_taskswitch).
+    pub fpu_ts: bool,
+    /// Absolute system time of the singleshot timer (set_timer_op / VCPUOP).
+    pub singleshot: Option<u64>,
+    /// Periodic timer period and next expiry.
+    pub period_ns: u64,
+    pub next_periodic: Option<u64>,
+    /// Ports SCHEDOP_poll waits on.
+    pub poll_ports: Vec<u32>,
+    pub up: bool,
+    pub debugreg: [u32; 8],
+    pub ldt_base: u32,
+    pub ldt_ents: u32,
+    /// The GDT's frames and entry count (set_gdt).
+    pub gdt_frames: Vec<u32>,
+    pub gdt_ents: u32,
+    pub iopl: u32,
+    pub iobitmap: (u32, u32),
+}
+
+impl Default for PvVcpu {
+    fn default() -> Self {
+        PvVcpu {
+            kernel_ss: 0,
+            kernel_sp: 0,
+            fpu_ts: false,
+            singleshot: None,
+            period_ns: DEFAULT_PERIOD_NS,
+            next_periodic: None,
+            poll_ports: Vec::new(),
+            up: false,
+            debugreg: [0, 0, 0, 0, 0xffff_0ff0, 0xffff_0ff0, 0xffff_0ff0, 0x0000_0400],
+            ldt_base: 0,
+            ldt_ents: 0,
+            gdt_frames: Vec::new(),
+            gdt_ents: 0,
+            iopl: 1,
+            iobitmap: (0, 0),
+        }
+    }
 }
 
 /// Domain-wide PV state this layer keeps.
-#[derive(Default)]
 pub struct PvDomain {
+    pub domid: u16,
     /// Set by SCHEDOP_shutdown: the SHUTDOWN_* reason.
     pub shutdown: Option<u32>,
+    /// SCHEDOP_shutdown_code: the reason reported if the domain later shuts down.
+    pub shutdown_code: Option<u32>,
     /// The virtual IDT from set_trap_table: (vector, flags, cs, eip).
     pub trap_table: Vec<(u8, u8, u16, u32)>,
     pub kernel_ss: u32,
     pub kernel_sp: u32,
     pub event_callback: (u32, u32),
     pub failsafe_callback: (u32, u32),
+    pub syscall_callback: Option<(u32, u32)>,
+    pub nmi_callback: Option<u32>,
     pub vm_assist: u32,
     /// Virtual CR0.TS (fpu_taskswitch).
     pub fpu_ts: bool,
-    /// vCPU 0's event upcall mask (vcpu_info.evtchn_upcall_mask), 1 at start of day.
+    /// The current vCPU's event upcall mask, copied to/from its vcpu_info around bounces.
     pub upcall_mask: u8,
     pub hypercalls: u64,
+    pub nr_pages: u32,
+    pub mmu: PvMmu,
+    pub evtchn: EventChannels,
+    pub vcpus: Vec<PvVcpu>,
+    /// The vCPU whose hypercall is being served.
+    pub cur: usize,
+    /// The guest's descriptor tables changed: the host reloads them.
+    pub descriptors_dirty: bool,
+    /// Grant table version (GNTTABOP_set_version) and frames handed out by setup_table.
+    pub gnttab_version: u32,
+    pub gnttab_frames: u32,
+    pub watchdogs: [Option<u64>; 2],
+}
+
+impl PvDomain {
+    pub fn new(domid: u16, nr_pages: u32, nr_vcpus: u32) -> PvDomain {
+        let mut vcpus = alloc::vec![PvVcpu::default(); nr_vcpus.max(1) as usize];
+        vcpus[0].up = true;
+        PvDomain {
+            domid,
+            shutdown: None,
+            shutdown_code: None,
+            trap_table: Vec::new(),
+            kernel_ss: 0,
+            kernel_sp: 0,
+            event_callback: (0, 0),
+            failsafe_callback: (0, 0),
+            syscall_callback: None,
+            nmi_callback: None,
+            vm_assist: 0,
+            fpu_ts: false,
+            upcall_mask: 1,
+            hypercalls: 0,
+            nr_pages,
+            mmu: PvMmu::new(nr_pages),
+            evtchn: EventChannels::new(domid, nr_vcpus.max(1)),
+            vcpus,
+            cur: 0,
+            descriptors_dirty: false,
+            gnttab_version: 1,
+            gnttab_frames: 0,
+            watchdogs: [None; 2],
+        }
+    }
+
+    /// The next timer expiry of vCPU `v` (system time, ns).
+    pub fn next_deadline(&self, v: usize) -> Option<u64> {
+        let c = &self.vcpus[v];
+        match (c.singleshot, c.next_periodic) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Fire vCPU `v`'s expired timers at `now`; returns whether an upcall became due.
+    pub fn fire_timers(&mut self, sh: &mut dyn SharedPage, v: usize, now: u64) -> bool {
+        let mut fire = false;
+        let c = &mut self.vcpus[v];
+        if c.singleshot.is_some_and(|t| t <= now) {
+            c.singleshot = None;
+            fire = true;
+        }
+        if let Some(t) = c.next_periodic {
+            if t <= now {
+                // Missed periods collapse into one event, as Xen's periodic timer does.
+                let missed = (now - t) / c.period_ns.max(1);
+                c.next_periodic = Some(t + (missed + 1) * c.period_ns.max(1));
+                fire = true;
+            }
+        }
+        fire && self.evtchn.raise_virq(sh, hypercall_abi::xen::VIRQ_TIMER, v as u32)
+    }
 }
 
 /// What the run loop does after a hypercall.
@@ -46,6 +190,16 @@ pub enum Outcome {
     Continue,
     /// The domain shut down with this SHUTDOWN_* reason.
     Shutdown(u32),
+    /// SCHEDOP_block: sleep until an event is pending (events are enabled now).
+    Block,
+    /// SCHEDOP_poll: sleep until one of the vCPU's poll ports is pending or `timeout`
+    /// (absolute system time, 0 = none) passes.
+    Poll { timeout: u64 },
+    /// SCHEDOP_yield.
+    Yield,
+    /// The guest switched page tables or descriptor tables: the host must drop cached
+    /// state that depends on them.
+    Remapped,
 }
 
 /// Xen's version as reported to guests: 4.17.
@@ -113,96 +267,1001 @@ fn xen_version(cmd: u32, arg: u32, mem: &mut dyn GuestMemory) -> i32 {
     }
 }
 
+fn rd32(h: &mut dyn PvHost, a: u32) -> Result<u32, i32> {
+    h.mem().read_u32(GuestAddr(a)).map_err(|_| -EFAULT)
+}
+
+fn rd64(h: &mut dyn PvHost, a: u32) -> Result<u64, i32> {
+    let lo = rd32(h, a)?;
+    let hi = rd32(h, a.wrapping_add(4))?;
+    Ok(u64::from(lo) | (u64::from(hi) << 32))
+}
+
+fn wr32(h: &mut dyn PvHost, a: u32, v: u32) -> Result<(), i32> {
+    h.mem().write_u32(GuestAddr(a), v).map_err(|_| -EFAULT)
+}
+
+fn wr16(h: &mut dyn PvHost, a: u32, v: u16) -> Result<(), i32> {
+    h.mem().write_u16(GuestAddr(a), v).map_err(|_| -EFAULT)
+}
+
+fn wr64(h: &mut dyn PvHost, a: u32, v: u64) -> Result<(), i32> {
+    wr32(h, a, v as u32)?;
+    wr32(h, a.wrapping_add(4), (v >> 32) as u32)
+}
+
+fn res(r: Result<i32, i32>) -> i32 {
+    r.unwrap_or_else(|e| e)
+}
+
+/// Upper bound of entries one mmu_update / mmuext_op / multicall call processes: Xen
+/// preempts long batches with a continuation; here the guest's batch is bounded instead,
+/// so hostile counts cannot keep the host busy.
+const MAX_BATCH: u32 = 1 << 16;
+
 /// Run the hypercall in EAX with the guest's arguments; the result goes to EAX.
-pub fn dispatch(
-    dom: &mut PvDomain,
-    cpu: &mut GuestCpu,
-    mem: &mut dyn GuestMemory,
-    host: &mut dyn PvHost,
-) -> Outcome {
-    dom.hypercalls += 1;
+pub fn dispatch(dom: &mut PvDomain, cpu: &mut GuestCpu, host: &mut dyn PvHost) -> Outcome {
     let nr = cpu.gpr[EAX];
-    let (a1, a2, a3) = (cpu.gpr[EBX], cpu.gpr[ECX], cpu.gpr[EDX]);
-    let _ = (cpu.gpr[ESI], cpu.gpr[EDI]);
+    let args = [EBX, ECX, EDX, ESI, EDI].map(|r| cpu.gpr[r]);
+    let (ret, outcome) = call(dom, nr, args, host, true);
+    cpu.gpr[EAX] = ret as u32;
+    outcome
+}
+
+fn call(
+    dom: &mut PvDomain,
+    nr: u32,
+    a: [u32; 5],
+    host: &mut dyn PvHost,
+    top: bool,
+) -> (i32, Outcome) {
+    dom.hypercalls += 1;
     let mut outcome = Outcome::Continue;
     let ret: i32 = match Hypercall::try_from(nr) {
-        Ok(Hypercall::ConsoleIo) => {
-            use hypercall_abi::xen::{CONSOLEIO_read, CONSOLEIO_write};
-            match a1 {
-                CONSOLEIO_write => {
-                    // Xen copies in chunks; a bad buffer ends the write with -EFAULT.
-                    let mut buf = alloc::vec![0u8; a2.min(1 << 16) as usize];
-                    match mem.read(GuestAddr(a3), &mut buf, crate::mmu::Access::Read) {
-                        Ok(()) => {
-                            host.console_write(&buf);
-                            0
-                        }
-                        Err(_) => -EFAULT,
-                    }
-                }
-                CONSOLEIO_read => 0,
-                _ => -EINVAL,
-            }
-        }
+        Ok(Hypercall::ConsoleIo) => console_io(a, host),
         Ok(Hypercall::SchedOp) => {
+            let (r, o) = sched_op(dom, a[0], a[1], host);
+            outcome = o;
+            r
+        }
+        Ok(Hypercall::SchedOpCompat) => {
+            // The pre-3.0.2 form: the argument itself is the shutdown reason.
             use hypercall_abi::sched::*;
-            match a1 {
-                SCHEDOP_yield | SCHEDOP_block => 0,
-                SCHEDOP_shutdown => match mem.read_u32(GuestAddr(a2)) {
-                    Ok(reason) => {
-                        dom.shutdown = Some(reason);
-                        outcome = Outcome::Shutdown(reason);
-                        0
-                    }
-                    Err(_) => -EFAULT,
-                },
+            match a[0] {
+                SCHEDOP_yield => {
+                    outcome = Outcome::Yield;
+                    0
+                }
+                SCHEDOP_block => {
+                    outcome = Outcome::Block;
+                    0
+                }
+                SCHEDOP_shutdown => {
+                    dom.shutdown = Some(a[1]);
+                    outcome = Outcome::Shutdown(a[1]);
+                    0
+                }
                 _ => -ENOSYS,
             }
         }
-        Ok(Hypercall::XenVersion) => xen_version(a1, a2, mem),
-        Ok(Hypercall::EventChannelOp) => {
-            use hypercall_abi::event_channel::EVTCHNOP_send;
-            match a1 {
-                // evtchn_send { port }.
-                EVTCHNOP_send => match mem.read_u32(GuestAddr(a2)) {
-                    Ok(port) => host.evtchn_send(port),
-                    Err(_) => -EFAULT,
-                },
-                _ => -ENOSYS,
+        Ok(Hypercall::XenVersion) => xen_version(a[0], a[1], host.mem()),
+        Ok(Hypercall::EventChannelOp) => event_channel_op(dom, a[0], a[1], host),
+        Ok(Hypercall::EventChannelOpCompat) => {
+            // struct evtchn_op { cmd; union }: the union follows the command word.
+            match rd32(host, a[0]) {
+                Ok(cmd) => event_channel_op(dom, cmd, a[0].wrapping_add(4), host),
+                Err(e) => e,
             }
         }
-        Ok(Hypercall::SetTrapTable) => set_trap_table(dom, a1, mem),
+        Ok(Hypercall::SetTrapTable) => set_trap_table(dom, a[0], host.mem()),
         Ok(Hypercall::StackSwitch) => {
-            dom.kernel_ss = a1;
-            dom.kernel_sp = a2;
+            // Xen checks the selector's RPL (fixup_guest_stack_selector).
+            dom.kernel_ss = if a[0] & 3 == 0 { a[0] | 1 } else { a[0] };
+            dom.kernel_sp = a[1];
+            let v = &mut dom.vcpus[dom.cur];
+            v.kernel_ss = dom.kernel_ss;
+            v.kernel_sp = a[1];
             0
         }
         Ok(Hypercall::SetCallbacks) => {
-            dom.event_callback = (a1, a2);
-            dom.failsafe_callback = (a3, cpu.gpr[ESI]);
+            dom.event_callback = (a[0], a[1]);
+            dom.failsafe_callback = (a[2], a[3]);
             0
         }
+        Ok(Hypercall::CallbackOp) => callback_op(dom, a[0], a[1], host),
         Ok(Hypercall::FpuTaskswitch) => {
-            dom.fpu_ts = a1 != 0;
+            dom.fpu_ts = a[0] != 0;
+            dom.vcpus[dom.cur].fpu_ts = dom.fpu_ts;
             0
         }
         Ok(Hypercall::VmAssist) => {
-            // VMASST_CMD_enable = 0, disable = 1; types as in xen.h.
-            match a1 {
-                0 => dom.vm_assist |= 1 << (a2 & 31),
-                1 => dom.vm_assist &= !(1 << (a2 & 31)),
-                _ => {}
-            }
-            if a1 > 1 {
-                -ENOSYS
-            } else {
-                0
+            // PV32_VM_ASSIST_MASK (xen/arch/x86/include/asm/domain.h): types 0-5.
+            const VALID: u32 = 0x3f;
+            match a[0] {
+                0 | 1 if a[1] >= 32 || VALID & (1 << a[1]) == 0 => -EINVAL,
+                0 => {
+                    dom.vm_assist |= 1 << a[1];
+                    0
+                }
+                1 => {
+                    dom.vm_assist &= !(1 << a[1]);
+                    0
+                }
+                _ => -ENOSYS,
             }
         }
+        Ok(Hypercall::MmuUpdate) => {
+            let (r, o) = mmu_update(dom, a, host);
+            outcome = o;
+            r
+        }
+        Ok(Hypercall::MmuextOp) => {
+            let (r, o) = mmuext_op(dom, a, host);
+            outcome = o;
+            r
+        }
+        Ok(Hypercall::UpdateVaMapping) => {
+            let val = u64::from(a[1]) | (u64::from(a[2]) << 32);
+            match update_va_mapping(dom, a[0], val, a[3], host) {
+                Ok(o) => {
+                    outcome = o;
+                    0
+                }
+                Err(e) => e,
+            }
+        }
+        Ok(Hypercall::UpdateVaMappingOtherdomain) => {
+            if a[4] as u16 == hypercall_abi::xen::DOMID_SELF || a[4] as u16 == dom.domid {
+                let val = u64::from(a[1]) | (u64::from(a[2]) << 32);
+                match update_va_mapping(dom, a[0], val, a[3], host) {
+                    Ok(o) => {
+                        outcome = o;
+                        0
+                    }
+                    Err(e) => e,
+                }
+            } else {
+                -ESRCH
+            }
+        }
+        Ok(Hypercall::SetGdt) => {
+            let r = set_gdt(dom, a[0], a[1], host);
+            if r == 0 {
+                outcome = Outcome::Remapped;
+            }
+            r
+        }
+        Ok(Hypercall::UpdateDescriptor) => {
+            let pa = u64::from(a[0]) | (u64::from(a[1]) << 32);
+            let d = u64::from(a[2]) | (u64::from(a[3]) << 32);
+            let r = update_descriptor(dom, pa, d, host);
+            if r == 0 {
+                outcome = Outcome::Remapped;
+            }
+            r
+        }
+        Ok(Hypercall::Multicall) if top => {
+            let (r, o) = multicall(dom, a[0], a[1], host);
+            outcome = o;
+            r
+        }
+        Ok(Hypercall::SetTimerOp) => {
+            // The 64-bit absolute timeout; 0 cancels. A past deadline fires at once.
+            let t = u64::from(a[0]) | (u64::from(a[1]) << 32);
+            dom.vcpus[dom.cur].singleshot = (t != 0).then_some(t);
+            0
+        }
+        Ok(Hypercall::VcpuOp) => vcpu_op(dom, a[0], a[1], a[2], host),
+        Ok(Hypercall::MemoryOp) => memory_op(dom, a[0], a[1], host),
+        Ok(Hypercall::GrantTableOp) => grant_table_op(dom, a[0], a[1], a[2], host),
+        Ok(Hypercall::PhysdevOp) => physdev_op(dom, a[0], a[1], host),
+        Ok(Hypercall::PhysdevOpCompat) => match rd32(host, a[0]) {
+            Ok(cmd) => physdev_op(dom, cmd, a[0].wrapping_add(4), host),
+            Err(e) => e,
+        },
+        Ok(Hypercall::SetDebugreg) => {
+            if a[0] < 8 && a[0] != 4 && a[0] != 5 {
+                dom.vcpus[dom.cur].debugreg[a[0] as usize] = a[1];
+                0
+            } else {
+                -EINVAL
+            }
+        }
+        Ok(Hypercall::GetDebugreg) => {
+            if a[0] < 8 && a[0] != 4 && a[0] != 5 {
+                dom.vcpus[dom.cur].debugreg[a[0] as usize] as i32
+            } else {
+                -EINVAL
+            }
+        }
+        Ok(Hypercall::NmiOp) => {
+            // XENNMI_register_callback = 0, XENNMI_unregister_callback = 1.
+            match a[0] {
+                0 => {
+                    dom.nmi_callback = Some(a[1]);
+                    0
+                }
+                1 => {
+                    dom.nmi_callback = None;
+                    0
+                }
+                _ => -ENOSYS,
+            }
+        }
+        // Privileged for a domU (XSM dummy policy: the hardware domain only).
+        Ok(Hypercall::PlatformOp) | Ok(Hypercall::Sysctl) | Ok(Hypercall::Domctl) => -EPERM,
         _ => -ENOSYS,
     };
-    cpu.gpr[EAX] = ret as u32;
-    outcome
+    (ret, outcome)
+}
+
+fn console_io(a: [u32; 5], host: &mut dyn PvHost) -> i32 {
+    use hypercall_abi::xen::{CONSOLEIO_read, CONSOLEIO_write};
+    match a[0] {
+        CONSOLEIO_write => {
+            // Xen copies in chunks; a bad buffer ends the write with -EFAULT.
+            let mut buf = alloc::vec![0u8; a[1].min(1 << 16) as usize];
+            match host.mem().read(GuestAddr(a[2]), &mut buf, Access::Read) {
+                Ok(()) => {
+                    host.console_write(&buf);
+                    0
+                }
+                Err(_) => -EFAULT,
+            }
+        }
+        CONSOLEIO_read => {
+            let got = host.console_read(a[1].min(1 << 16) as usize);
+            match host.mem().write(GuestAddr(a[2]), &got) {
+                Ok(()) => got.len() as i32,
+                Err(_) => -EFAULT,
+            }
+        }
+        _ => -EINVAL,
+    }
+}
+
+fn sched_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> (i32, Outcome) {
+    use hypercall_abi::sched::*;
+    match cmd {
+        SCHEDOP_yield => (0, Outcome::Yield),
+        SCHEDOP_block => (0, Outcome::Block),
+        SCHEDOP_shutdown => match rd32(host, arg) {
+            Ok(reason) => {
+                dom.shutdown = Some(reason);
+                (0, Outcome::Shutdown(reason))
+            }
+            Err(e) => (e, Outcome::Continue),
+        },
+        SCHEDOP_shutdown_code => match rd32(host, arg) {
+            Ok(reason) => {
+                dom.shutdown_code = Some(reason);
+                (0, Outcome::Continue)
+            }
+            Err(e) => (e, Outcome::Continue),
+        },
+        SCHEDOP_poll => {
+            // sched_poll { ports handle (4), nr_ports (4), timeout u64 (4-aligned) }.
+            let r = (|| {
+                let ports = rd32(host, arg)?;
+                let n = rd32(host, arg.wrapping_add(4))?;
+                let timeout = rd64(host, arg.wrapping_add(8))?;
+                // Xen: more ports than the domain has, or any port out of range: -EINVAL.
+                if n > 128 {
+                    return Err(-EINVAL);
+                }
+                let mut list = Vec::new();
+                for k in 0..n {
+                    let p = rd32(host, ports.wrapping_add(4 * k))?;
+                    if p >= event::NR_PORTS {
+                        return Err(-EINVAL);
+                    }
+                    list.push(p);
+                }
+                Ok((list, timeout))
+            })();
+            match r {
+                Ok((list, timeout)) => {
+                    if EventChannels::any_pending(host.shared(), &list) {
+                        return (0, Outcome::Continue);
+                    }
+                    dom.vcpus[dom.cur].poll_ports = list;
+                    (0, Outcome::Poll { timeout })
+                }
+                Err(e) => (e, Outcome::Continue),
+            }
+        }
+        // Shutting down another domain is the toolstack's privilege.
+        SCHEDOP_remote_shutdown => (-EPERM, Outcome::Continue),
+        SCHEDOP_watchdog => {
+            // sched_watchdog { id, timeout }: id 0 allocates, timeout 0 frees.
+            let r = (|| {
+                let id = rd32(host, arg)?;
+                let t = rd32(host, arg.wrapping_add(4))?;
+                let now = host.now_ns();
+                if id == 0 {
+                    let slot = dom
+                        .watchdogs
+                        .iter()
+                        .position(|w| w.is_none())
+                        .ok_or(-ENOSPC)?;
+                    dom.watchdogs[slot] = Some(now + u64::from(t) * 1_000_000_000);
+                    Ok(slot as i32 + 1)
+                } else {
+                    let w = dom
+                        .watchdogs
+                        .get_mut(id as usize - 1)
+                        .filter(|w| w.is_some())
+                        .ok_or(-EINVAL)?;
+                    *w = (t != 0).then(|| now + u64::from(t) * 1_000_000_000);
+                    Ok(0)
+                }
+            })();
+            (res(r), Outcome::Continue)
+        }
+        SCHEDOP_pin_override => (-EPERM, Outcome::Continue),
+        _ => (-ENOSYS, Outcome::Continue),
+    }
+}
+
+fn event_channel_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i32 {
+    use hypercall_abi::event_channel::*;
+    let r = (|| -> Result<i32, i32> {
+        match cmd {
+            EVTCHNOP_alloc_unbound => {
+                // { dom u16, remote_dom u16, port u32 out }
+                let w = rd32(host, arg)?;
+                let p = dom.evtchn.alloc_unbound(w as u16, (w >> 16) as u16)?;
+                wr32(host, arg.wrapping_add(4), p)?;
+                Ok(0)
+            }
+            EVTCHNOP_bind_interdomain => {
+                // { remote_dom u16, remote_port u32, local_port u32 out }
+                let rdom = rd32(host, arg)? as u16;
+                let rport = rd32(host, arg.wrapping_add(4))?;
+                let p = dom.evtchn.bind_interdomain(rdom, rport)?;
+                wr32(host, arg.wrapping_add(8), p)?;
+                Ok(0)
+            }
+            EVTCHNOP_bind_virq => {
+                // { virq, vcpu, port out }
+                let virq = rd32(host, arg)?;
+                let vcpu = rd32(host, arg.wrapping_add(4))?;
+                let p = dom.evtchn.bind_virq(virq, vcpu)?;
+                wr32(host, arg.wrapping_add(8), p)?;
+                Ok(0)
+            }
+            EVTCHNOP_bind_ipi => {
+                let vcpu = rd32(host, arg)?;
+                let p = dom.evtchn.bind_ipi(vcpu)?;
+                wr32(host, arg.wrapping_add(4), p)?;
+                Ok(0)
+            }
+            EVTCHNOP_bind_pirq => Err(-EPERM),
+            EVTCHNOP_close => {
+                let p = rd32(host, arg)?;
+                dom.evtchn.close(p)?;
+                Ok(0)
+            }
+            EVTCHNOP_send => {
+                let p = rd32(host, arg)?;
+                if let Some(n) = dom.evtchn.send(host.shared(), p)? {
+                    host.backend_notify(n);
+                }
+                Ok(0)
+            }
+            EVTCHNOP_status => {
+                // { dom u16, port u32, status u32 out, vcpu u32 out, union (8) out }
+                let d = rd32(host, arg)? as u16;
+                let p = rd32(host, arg.wrapping_add(4))?;
+                let (st, vcpu, u0, u1) = dom.evtchn.status(d, p)?;
+                wr32(host, arg.wrapping_add(8), st)?;
+                wr32(host, arg.wrapping_add(12), vcpu)?;
+                if st == EVTCHNSTAT_interdomain || st == EVTCHNSTAT_unbound {
+                    wr16(host, arg.wrapping_add(16), u0 as u16)?;
+                    if st == EVTCHNSTAT_interdomain {
+                        wr32(host, arg.wrapping_add(20), u1)?;
+                    }
+                } else {
+                    wr32(host, arg.wrapping_add(16), u0)?;
+                }
+                Ok(0)
+            }
+            EVTCHNOP_bind_vcpu => {
+                let p = rd32(host, arg)?;
+                let v = rd32(host, arg.wrapping_add(4))?;
+                dom.evtchn.bind_vcpu(p, v)?;
+                Ok(0)
+            }
+            EVTCHNOP_unmask => {
+                let p = rd32(host, arg)?;
+                dom.evtchn.unmask(host.shared(), p)?;
+                Ok(0)
+            }
+            EVTCHNOP_reset => {
+                let d = rd32(host, arg)? as u16;
+                dom.evtchn.reset(d)?;
+                Ok(0)
+            }
+            // The FIFO ABI is not offered: guests fall back to 2-level.
+            EVTCHNOP_init_control | EVTCHNOP_expand_array | EVTCHNOP_set_priority => {
+                Err(-ENOSYS)
+            }
+            _ => Err(-ENOSYS),
+        }
+    })();
+    res(r)
+}
+
+fn callback_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i32 {
+    use hypercall_abi::callback::*;
+    let r = (|| -> Result<i32, i32> {
+        // callback_register { type u16, flags u16, address { cs u32, eip u32 } }
+        let w = rd32(host, arg)?;
+        let ty = w as u16;
+        match cmd {
+            CALLBACKOP_register => {
+                let cs = rd32(host, arg.wrapping_add(4))?;
+                let eip = rd32(host, arg.wrapping_add(8))?;
+                match ty {
+                    CALLBACKTYPE_event => dom.event_callback = (cs, eip),
+                    CALLBACKTYPE_failsafe => dom.failsafe_callback = (cs, eip),
+                    CALLBACKTYPE_syscall32 | CALLBACKTYPE_sysenter => {
+                        dom.syscall_callback = Some((cs, eip))
+                    }
+                    CALLBACKTYPE_nmi => dom.nmi_callback = Some(eip),
+                    _ => return Err(-EINVAL),
+                }
+                Ok(0)
+            }
+            CALLBACKOP_unregister => match ty {
+                CALLBACKTYPE_nmi => {
+                    dom.nmi_callback = None;
+                    Ok(0)
+                }
+                // Xen refuses to unregister the event and failsafe callbacks.
+                CALLBACKTYPE_event | CALLBACKTYPE_failsafe => Err(-EINVAL),
+                CALLBACKTYPE_syscall32 | CALLBACKTYPE_sysenter => {
+                    dom.syscall_callback = None;
+                    Ok(0)
+                }
+                _ => Err(-EINVAL),
+            },
+            _ => Err(-ENOSYS),
+        }
+    })();
+    res(r)
+}
+
+fn check_foreigndom(dom: &PvDomain, fd: u32) -> Result<(), i32> {
+    let d = fd as u16;
+    if d == hypercall_abi::xen::DOMID_SELF || d == dom.domid {
+        Ok(())
+    } else if d >= 0x7ff0 {
+        Err(-EPERM)
+    } else {
+        Err(-ESRCH)
+    }
+}
+
+fn mmu_update(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Outcome) {
+    use hypercall_abi::xen::*;
+    if let Err(e) = check_foreigndom(dom, a[3]) {
+        return (e, Outcome::Continue);
+    }
+    let count = a[1] & !0x8000_0000;
+    if count > MAX_BATCH {
+        return (-EINVAL, Outcome::Continue);
+    }
+    let mut done = 0;
+    let mut rc = 0;
+    let mut outcome = Outcome::Continue;
+    for i in 0..count {
+        let at = a[0].wrapping_add(16 * i);
+        let r = (|| -> Result<(), i32> {
+            let ptr = rd64(host, at)?;
+            let val = rd64(host, at.wrapping_add(8))?;
+            match ptr & 3 {
+                MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_NO_TRANSLATE => {
+                    dom.mmu
+                        .update_entry(host, ptr & !3, val, UpdateKind::Normal)?;
+                }
+                MMU_PT_UPDATE_PRESERVE_AD => {
+                    dom.mmu
+                        .update_entry(host, ptr & !3, val, UpdateKind::PreserveAd)?;
+                }
+                _ => {
+                    // MMU_MACHPHYS_UPDATE: ptr is the machine address of a frame.
+                    let mfn = u32::try_from(ptr >> 12).map_err(|_| -EINVAL)?;
+                    if mfn >= dom.nr_pages {
+                        return Err(-EINVAL);
+                    }
+                    host.set_m2p(mfn, val as u32);
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            rc = e;
+            break;
+        }
+        outcome = Outcome::Remapped;
+        done += 1;
+    }
+    if a[2] != 0 {
+        if let Err(e) = wr32(host, a[2], done) {
+            rc = e;
+        }
+    }
+    (rc, outcome)
+}
+
+fn mmuext_op(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Outcome) {
+    use hypercall_abi::xen::*;
+    if let Err(e) = check_foreigndom(dom, a[3]) {
+        return (e, Outcome::Continue);
+    }
+    let count = a[1] & !0x8000_0000;
+    if count > MAX_BATCH {
+        return (-EINVAL, Outcome::Continue);
+    }
+    let mut done = 0;
+    let mut rc = 0;
+    let mut outcome = Outcome::Continue;
+    for i in 0..count {
+        let at = a[0].wrapping_add(12 * i);
+        let r = (|| -> Result<(), i32> {
+            let cmd = rd32(host, at)?;
+            let arg1 = rd32(host, at.wrapping_add(4))?;
+            let arg2 = rd32(host, at.wrapping_add(8))?;
+            match cmd {
+                MMUEXT_PIN_L1_TABLE => dom.mmu.pin(host, arg1, PageType::L1)?,
+                MMUEXT_PIN_L2_TABLE => dom.mmu.pin(host, arg1, PageType::L2)?,
+                MMUEXT_PIN_L3_TABLE => dom.mmu.pin(host, arg1, PageType::L3)?,
+                // Ignored for a 32-bit guest, as Xen does.
+                MMUEXT_PIN_L4_TABLE => {}
+                MMUEXT_UNPIN_TABLE => dom.mmu.unpin(host, arg1)?,
+                MMUEXT_NEW_BASEPTR => {
+                    dom.mmu.new_baseptr(host, arg1)?;
+                    outcome = Outcome::Remapped;
+                }
+                // Mappings change as soon as the entries do, so there is nothing to flush;
+                // a vCPU mask must still be readable.
+                MMUEXT_TLB_FLUSH_LOCAL | MMUEXT_INVLPG_LOCAL | MMUEXT_TLB_FLUSH_ALL
+                | MMUEXT_INVLPG_ALL => {}
+                MMUEXT_TLB_FLUSH_MULTI | MMUEXT_INVLPG_MULTI => {
+                    rd32(host, arg2)?;
+                }
+                MMUEXT_FLUSH_CACHE => return Err(-EACCES),
+                MMUEXT_FLUSH_CACHE_GLOBAL => return Err(-EINVAL),
+                MMUEXT_SET_LDT => {
+                    if arg2 > 8192
+                        || (arg2 != 0 && (arg1 & 0xfff != 0 || arg1 >= HYPERVISOR_VIRT_START))
+                    {
+                        return Err(-EINVAL);
+                    }
+                    let v = &mut dom.vcpus[dom.cur];
+                    v.ldt_base = if arg2 == 0 { 0 } else { arg1 };
+                    v.ldt_ents = arg2;
+                    dom.descriptors_dirty = true;
+                    outcome = Outcome::Remapped;
+                }
+                // A 32-bit guest has no separate user page tables.
+                MMUEXT_NEW_USER_BASEPTR => return Err(-EINVAL),
+                MMUEXT_CLEAR_PAGE => {
+                    dom.mmu.check_writable(host, arg1)?;
+                    host.clear_frame(arg1);
+                }
+                MMUEXT_COPY_PAGE => {
+                    if arg2 >= dom.nr_pages {
+                        return Err(-EINVAL);
+                    }
+                    dom.mmu.check_writable(host, arg1)?;
+                    host.copy_frame(arg1, arg2);
+                }
+                MMUEXT_MARK_SUPER | MMUEXT_UNMARK_SUPER => return Err(-EOPNOTSUPP),
+                _ => return Err(-ENOSYS),
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            rc = e;
+            break;
+        }
+        done += 1;
+    }
+    if a[2] != 0 {
+        if let Err(e) = wr32(host, a[2], done) {
+            rc = e;
+        }
+    }
+    (rc, outcome)
+}
+
+fn update_va_mapping(
+    dom: &mut PvDomain,
+    va: u32,
+    val: u64,
+    flags: u32,
+    host: &mut dyn PvHost,
+) -> Result<Outcome, i32> {
+    dom.mmu.update_va_mapping(host, va, val)?;
+    // Flags above the flush type are a pointer to a vCPU mask (UVMF_MULTI).
+    if flags & !7 != 0 {
+        rd32(host, flags & !7)?;
+    }
+    Ok(Outcome::Remapped)
+}
+
+/// check_descriptor (xen/arch/x86/pv/descriptor-tables.c): code and data segments are
+/// allowed with DPL raised to at least 1; of the system descriptors only call gates.
+fn check_descriptor(d: u64) -> Option<u64> {
+    let b = (d >> 32) as u32;
+    if b & (1 << 15) == 0 {
+        return Some(d); // not present
+    }
+    if b & (1 << 12) == 0 {
+        // System descriptor: a 32-bit call gate to a guest code selector only.
+        if (b >> 8) & 0xf != 0xc {
+            return None;
+        }
+        let sel = (d >> 16) as u16;
+        if sel & 3 == 0 || sel & 4 != 0 && false {
+            return None;
+        }
+        return Some(d);
+    }
+    let dpl = (b >> 13) & 3;
+    if dpl == 0 {
+        return Some(d | (1u64 << 45));
+    }
+    Some(d)
+}
+
+/// FIRST_RESERVED_GDT_ENTRY: entries from here on are Xen's.
+pub const FIRST_RESERVED_GDT_ENTRY: u32 = 7168;
+
+fn set_gdt(dom: &mut PvDomain, list: u32, ents: u32, host: &mut dyn PvHost) -> i32 {
+    if ents > FIRST_RESERVED_GDT_ENTRY {
+        return -EINVAL;
+    }
+    let nr = ents.div_ceil(512);
+    let mut frames = Vec::new();
+    for k in 0..nr {
+        match rd32(host, list.wrapping_add(4 * k)) {
+            Ok(f) => frames.push(f),
+            Err(e) => return e,
+        }
+    }
+    // Validate every descriptor before taking the frames (Xen fixes DPL 0 up in place).
+    for (k, &f) in frames.iter().enumerate() {
+        if f >= dom.nr_pages {
+            return -EINVAL;
+        }
+        for i in 0..512 {
+            if (k as u32) * 512 + i >= ents {
+                break;
+            }
+            let d = host.read_entry(f, i);
+            match check_descriptor(d) {
+                Some(nd) if nd != d => host.write_entry(f, i, nd),
+                Some(_) => {}
+                None => return -EINVAL,
+            }
+        }
+    }
+    let mut taken = Vec::new();
+    for &f in &frames {
+        if let Err(e) = dom.mmu.get_seg_desc(host, f) {
+            for &t in &taken {
+                dom.mmu.put_seg_desc(host, t);
+            }
+            return e;
+        }
+        taken.push(f);
+    }
+    let cur = dom.cur;
+    let old = core::mem::take(&mut dom.vcpus[cur].gdt_frames);
+    for f in old {
+        dom.mmu.put_seg_desc(host, f);
+    }
+    dom.vcpus[cur].gdt_frames = frames;
+    dom.vcpus[cur].gdt_ents = ents;
+    dom.descriptors_dirty = true;
+    0
+}
+
+fn update_descriptor(dom: &mut PvDomain, pa: u64, d: u64, host: &mut dyn PvHost) -> i32 {
+    let Ok(mfn) = u32::try_from(pa >> 12) else {
+        return -EINVAL;
+    };
+    if pa & 7 != 0 || mfn >= dom.nr_pages {
+        return -EINVAL;
+    }
+    let Some(d) = check_descriptor(d) else {
+        return -EINVAL;
+    };
+    let idx = ((pa & 0xfff) >> 3) as u32;
+    match dom.mmu.page_type(mfn) {
+        Some((PageType::SegDesc, n, _)) if n > 0 => {
+            host.write_entry(mfn, idx, d);
+            dom.descriptors_dirty = true;
+            0
+        }
+        Some((PageType::None | PageType::Writable, _, _)) | Some((_, 0, _)) => {
+            host.write_entry(mfn, idx, d);
+            // An LDT lives in ordinary pages until it is loaded.
+            dom.descriptors_dirty = true;
+            0
+        }
+        _ => -EINVAL,
+    }
+}
+
+/// The descriptors of vCPU `v`'s GDT (entries below FIRST_RESERVED_GDT_ENTRY).
+pub fn guest_gdt(dom: &PvDomain, v: usize, host: &dyn MmHost) -> Vec<u64> {
+    let c = &dom.vcpus[v];
+    (0..c.gdt_ents)
+        .map(|i| {
+            c.gdt_frames
+                .get((i / 512) as usize)
+                .map_or(0, |&f| host.read_entry(f, i % 512))
+        })
+        .collect()
+}
+
+fn multicall(dom: &mut PvDomain, list: u32, n: u32, host: &mut dyn PvHost) -> (i32, Outcome) {
+    if n > MAX_BATCH {
+        return (-EINVAL, Outcome::Continue);
+    }
+    let mut outcome = Outcome::Continue;
+    for i in 0..n {
+        // compat multicall_entry { op, result, args[6] }: 32 bytes.
+        let at = list.wrapping_add(32 * i);
+        let mut e = [0u32; 8];
+        for (k, w) in e.iter_mut().enumerate() {
+            match rd32(host, at.wrapping_add(4 * k as u32)) {
+                Ok(v) => *w = v,
+                Err(err) => return (err, outcome),
+            }
+        }
+        let (r, o) = if e[0] == Hypercall::Multicall as u32 || e[0] == Hypercall::Iret as u32 {
+            (-EINVAL, Outcome::Continue)
+        } else {
+            call(dom, e[0], [e[2], e[3], e[4], e[5], e[6]], host, false)
+        };
+        if let Err(err) = wr32(host, at.wrapping_add(4), r as u32) {
+            return (err, outcome);
+        }
+        if o != Outcome::Continue {
+            outcome = o;
+        }
+        if matches!(o, Outcome::Shutdown(_)) {
+            break;
+        }
+    }
+    (0, outcome)
+}
+
+fn vcpu_op(dom: &mut PvDomain, cmd: u32, vcpu: u32, arg: u32, host: &mut dyn PvHost) -> i32 {
+    use hypercall_abi::vcpu::*;
+    let Some(v) = dom.vcpus.get(vcpu as usize) else {
+        return -ENOENT;
+    };
+    let up = v.up;
+    let r = (|| -> Result<i32, i32> {
+        match cmd {
+            VCPUOP_is_up => Ok(i32::from(up)),
+            VCPUOP_set_periodic_timer => {
+                let p = rd64(host, arg)?;
+                if p < 1_000_000 {
+                    return Err(-EINVAL);
+                }
+                let now = host.now_ns();
+                let c = &mut dom.vcpus[vcpu as usize];
+                c.period_ns = p;
+                c.next_periodic = Some(now + p);
+                Ok(0)
+            }
+            VCPUOP_stop_periodic_timer => {
+                dom.vcpus[vcpu as usize].next_periodic = None;
+                Ok(0)
+            }
+            VCPUOP_set_singleshot_timer => {
+                if vcpu as usize != dom.cur {
+                    return Err(-EINVAL);
+                }
+                let t = rd64(host, arg)?;
+                let flags = rd32(host, arg.wrapping_add(8))?;
+                if flags & VCPU_SSHOTTMR_future != 0 && t < host.now_ns() {
+                    return Err(-ETIME);
+                }
+                dom.vcpus[vcpu as usize].singleshot = Some(t);
+                Ok(0)
+            }
+            VCPUOP_stop_singleshot_timer => {
+                if vcpu as usize != dom.cur {
+                    return Err(-EINVAL);
+                }
+                dom.vcpus[vcpu as usize].singleshot = None;
+                Ok(0)
+            }
+            VCPUOP_get_runstate_info => {
+                // vcpu_runstate_info { state i32, state_entry_time u64, time[4] u64 }
+                let now = host.now_ns();
+                let st = if up { 0 } else { 3 }; // RUNSTATE_running / RUNSTATE_offline
+                wr32(host, arg, st)?;
+                wr64(host, arg.wrapping_add(4), now)?;
+                wr64(host, arg.wrapping_add(12), if up { now } else { 0 })?;
+                for k in 1..4 {
+                    wr64(host, arg.wrapping_add(12 + 8 * k), 0)?;
+                }
+                Ok(0)
+            }
+            // Accepted; the area is not kept up to date yet (docs/STATUS.md).
+            VCPUOP_register_runstate_memory_area => Ok(0),
+            VCPUOP_register_vcpu_info => Err(-EINVAL),
+            VCPUOP_up | VCPUOP_down | VCPUOP_initialise => Err(-ENOSYS),
+            VCPUOP_send_nmi => Err(-ENOSYS),
+            VCPUOP_get_physid => Err(-EPERM),
+            VCPUOP_register_vcpu_time_memory_area => Err(-ENOSYS),
+            _ => Err(-ENOSYS),
+        }
+    })();
+    res(r)
+}
+
+fn memory_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i32 {
+    use hypercall_abi::memory::*;
+    let r = (|| -> Result<i32, i32> {
+        match cmd & 0xf {
+            // The domain runs at its maximum: nothing can be added, and pages released are
+            // not taken back (balloon drivers see zero extents done).
+            XENMEM_increase_reservation | XENMEM_populate_physmap | XENMEM_decrease_reservation => {
+                rd32(host, arg)?;
+                Ok(0)
+            }
+            XENMEM_maximum_ram_page => Ok(dom.nr_pages as i32),
+            XENMEM_current_reservation | XENMEM_maximum_reservation => {
+                let d = rd32(host, arg)? as u16;
+                check_foreigndom(dom, u32::from(d))?;
+                Ok(dom.nr_pages as i32)
+            }
+            XENMEM_maximum_gpfn => {
+                let d = rd32(host, arg)? as u16;
+                check_foreigndom(dom, u32::from(d))?;
+                Ok(dom.nr_pages as i32 - 1)
+            }
+            XENMEM_machphys_mapping => {
+                // { v_start, v_end, max_mfn }
+                wr32(host, arg, HYPERVISOR_VIRT_START)?;
+                wr32(host, arg.wrapping_add(4), 0xFFE0_0000)?;
+                wr32(host, arg.wrapping_add(8), (0xFFE0_0000 - HYPERVISOR_VIRT_START) / 4 - 1)?;
+                Ok(0)
+            }
+            XENMEM_memory_map => {
+                // { nr_entries in/out, buffer }: one RAM region, as libxl gives a PV domU.
+                let n = rd32(host, arg)?;
+                let buf = rd32(host, arg.wrapping_add(4))?;
+                if n < 1 {
+                    return Err(-EINVAL);
+                }
+                wr64(host, buf, 0)?;
+                wr64(host, buf.wrapping_add(8), u64::from(dom.nr_pages) << 12)?;
+                wr32(host, buf.wrapping_add(16), 1)?;
+                wr32(host, arg, 1)?;
+                Ok(0)
+            }
+            XENMEM_add_to_physmap | XENMEM_add_to_physmap_batch | XENMEM_remove_from_physmap => {
+                // Only for translated (HVM) guests.
+                Err(-EACCES)
+            }
+            XENMEM_machine_memory_map | XENMEM_set_memory_map => Err(-EPERM),
+            _ => Err(-ENOSYS),
+        }
+    })();
+    res(r)
+}
+
+/// Grant table frames a domain may have (Xen's default `gnttab_max_frames`).
+pub const MAX_GRANT_FRAMES: u32 = 64;
+
+fn grant_table_op(
+    dom: &mut PvDomain,
+    cmd: u32,
+    arg: u32,
+    count: u32,
+    host: &mut dyn PvHost,
+) -> i32 {
+    use hypercall_abi::grant_table::*;
+    let r = (|| -> Result<i32, i32> {
+        match cmd {
+            GNTTABOP_setup_table => {
+                for k in 0..count.min(MAX_BATCH) {
+                    // { dom u16, nr_frames u32, status i16 out, frame_list handle }
+                    let at = arg.wrapping_add(16 * k);
+                    let d = rd32(host, at)? as u16;
+                    let n = rd32(host, at.wrapping_add(4))?;
+                    let list = rd32(host, at.wrapping_add(12))?;
+                    let (first, max) = host.grant_frames();
+                    let status = if check_foreigndom(dom, u32::from(d)).is_err() {
+                        GNTST_bad_domain
+                    } else if n > max {
+                        GNTST_general_error
+                    } else {
+                        for i in 0..n {
+                            wr32(host, list.wrapping_add(4 * i), first + i)?;
+                        }
+                        dom.gnttab_frames = dom.gnttab_frames.max(n);
+                        GNTST_okay
+                    };
+                    wr16(host, at.wrapping_add(8), status as u16)?;
+                }
+                Ok(0)
+            }
+            GNTTABOP_query_size => {
+                for k in 0..count.min(MAX_BATCH) {
+                    // { dom u16, nr_frames u32 out, max_nr_frames u32 out, status i16 out }
+                    let at = arg.wrapping_add(16 * k);
+                    let d = rd32(host, at)? as u16;
+                    if check_foreigndom(dom, u32::from(d)).is_err() {
+                        wr16(host, at.wrapping_add(12), GNTST_bad_domain as u16)?;
+                        continue;
+                    }
+                    let (_, max) = host.grant_frames();
+                    wr32(host, at.wrapping_add(4), dom.gnttab_frames.max(1))?;
+                    wr32(host, at.wrapping_add(8), max)?;
+                    wr16(host, at.wrapping_add(12), GNTST_okay as u16)?;
+                }
+                Ok(0)
+            }
+            GNTTABOP_get_version => {
+                let d = rd32(host, arg)? as u16;
+                check_foreigndom(dom, u32::from(d))?;
+                wr32(host, arg.wrapping_add(4), dom.gnttab_version)?;
+                Ok(0)
+            }
+            GNTTABOP_set_version => {
+                // Version 2 is not offered (Xen booted with gnttab=max-ver:1 answers so).
+                let v = rd32(host, arg)?;
+                if v != 1 {
+                    return Err(-EINVAL);
+                }
+                wr32(host, arg, dom.gnttab_version)?;
+                Ok(0)
+            }
+            _ => Err(-ENOSYS),
+        }
+    })();
+    res(r)
+}
+
+fn physdev_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i32 {
+    use hypercall_abi::physdev::*;
+    let r = (|| -> Result<i32, i32> {
+        match cmd {
+            PHYSDEVOP_set_iopl => {
+                let iopl = rd32(host, arg)?;
+                if iopl > 3 {
+                    return Err(-EINVAL);
+                }
+                dom.vcpus[dom.cur].iopl = iopl;
+                Ok(0)
+            }
+            PHYSDEVOP_set_iobitmap => {
+                // { bitmap handle (4), nr_ports (4) }
+                let base = rd32(host, arg)?;
+                let n = rd32(host, arg.wrapping_add(4))?;
+                if n > 65536 {
+                    return Err(-EINVAL);
+                }
+                dom.vcpus[dom.cur].iobitmap = (base, n);
+                Ok(0)
+            }
+            // A domU owns no physical interrupts or devices.
+            _ => Err(-EPERM),
+        }
+    })();
+    res(r)
 }
 
 /// HYPERVISOR_set_trap_table: 8-byte `trap_info` entries up to one with address 0; a NULL

@@ -1,5 +1,7 @@
 //! The PV32 ABI layer (docs: /work/shared/design/pv32-abi.md).
 
 pub mod builder;
+pub mod event;
 pub mod hypercall;
+pub mod mm;
 pub mod traps;

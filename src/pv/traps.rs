@@ -45,6 +45,43 @@ pub fn bounce(
     if cs & !3 == 0 {
         return Err(BounceError::NoHandler(vector));
     }
+    bounce_to(dom, cpu, mem, cs, eip, error, flags & 4 != 0, selectors)
+        .map_err(|e| match e {
+            BounceError::NoHandler(_) => BounceError::NoHandler(vector),
+            e => e,
+        })
+}
+
+/// The event upcall: a bounce frame with no error code to the event callback, with
+/// upcalls masked (Xen's TBF_INTERRUPT).
+pub fn bounce_event(
+    dom: &mut PvDomain,
+    cpu: &mut GuestCpu,
+    mem: &mut dyn GuestMemory,
+    selectors: &dyn Fn(u16) -> Option<Segment>,
+) -> Result<(), BounceError> {
+    let (cs, eip) = dom.event_callback;
+    let cs = cs as u16;
+    if cs & !3 == 0 || eip == 0 {
+        return Err(BounceError::NoHandler(0xff));
+    }
+    let cs = if cs & 3 == 0 { cs | 1 } else { cs };
+    bounce_to(dom, cpu, mem, cs, eip, None, true, selectors)
+}
+
+/// Build the frame and enter the handler at `cs:eip`.
+#[allow(clippy::too_many_arguments)]
+fn bounce_to(
+    dom: &mut PvDomain,
+    cpu: &mut GuestCpu,
+    mem: &mut dyn GuestMemory,
+    cs: u16,
+    eip: u32,
+    error: Option<u32>,
+    mask_events: bool,
+    selectors: &dyn Fn(u16) -> Option<Segment>,
+) -> Result<(), BounceError> {
+    let vector = 0xff;
     let saved_mask = u32::from(dom.upcall_mask);
     let mut esp = cpu.gpr[ESP];
     let mut frame: alloc::vec::Vec<u32> = alloc::vec::Vec::new();
@@ -81,7 +118,7 @@ pub fn bounce(
     cpu.eip = eip;
     // TF, NT, RF, VM cleared for the handler.
     cpu.eflags &= !((1 << 8) | (1 << 14) | (1 << 16) | (1 << 17));
-    if flags & 4 != 0 {
+    if mask_events {
         dom.upcall_mask = 1;
     }
     Ok(())

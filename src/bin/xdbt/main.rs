@@ -47,7 +47,7 @@ struct RunPv {
     /// Initial ramdisk module.
     #[arg(long)]
     ramdisk: Option<PathBuf>,
-    /// Extra xenstore entries KEY=VALUE (the built-in xenstore is not written yet).
+    /// Extra xenstore entries KEY=VALUE (relative to the domain's home, or absolute).
     #[arg(long)]
     xenstore: Vec<String>,
     /// Console input from FILE or - (the PV console ring is not written yet).
@@ -70,12 +70,20 @@ fn run_pv(a: RunPv) -> ExitCode {
     if a.vcpus != 1 {
         return bad("only one vCPU is supported so far".into());
     }
-    if !a.xenstore.is_empty() || a.console_input.is_some() {
-        return bad(
-            "--xenstore and --console-input need the xenstore and console ring, not written yet"
-                .into(),
-        );
+    let mut xenstore = Vec::new();
+    for kv in &a.xenstore {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => xenstore.push((k.to_string(), v.to_string())),
+            _ => return bad(format!("--xenstore {kv}: expected KEY=VALUE")),
+        }
     }
+    let console_input = match a.console_input.as_deref() {
+        None | Some("-") => None,
+        Some(f) => match std::fs::read(f) {
+            Ok(b) => Some(b),
+            Err(e) => return bad(format!("--console-input {f}: {e}")),
+        },
+    };
     if a.memory < 4 || a.memory > 4096 {
         return bad(format!("--memory {} is outside 4..=4096 MiB", a.memory));
     }
@@ -99,6 +107,8 @@ fn run_pv(a: RunPv) -> ExitCode {
         ramdisk,
         timeout,
         stats: a.stats,
+        xenstore,
+        console_input,
     };
     ExitCode::from(pvrun::run(&image, &opts) as u8)
 }

@@ -301,9 +301,13 @@ fn parse_region(region: &[u8], n: &mut XenNotes, total: &mut u32) -> Result<u32,
         let desc_end = desc_start + u64::from(descsz);
         let next = desc_start + align4(descsz);
         let len = region.len() as u64;
-        if name_end > len || desc_end > len {
+        if name_end > len || desc_start > len {
             return Err(BuildError::MalformedNote);
         }
+        // A descriptor that runs past the region is cut there, as libelf's bounded reads
+        // do: GRUB's i386-xen image declares a 12-byte PAE_MODE note holding "yes\0" at
+        // the very end of its note segment.
+        let desc_end = desc_end.min(len);
         // All four are <= region.len() now, so they fit in usize.
         let name = &region[name_start as usize..name_end as usize];
         let desc = &region[desc_start as usize..desc_end as usize];
@@ -613,9 +617,13 @@ mod tests {
             parse_region(&r, &mut n, &mut total),
             Err(BuildError::MalformedNote)
         );
-        // descsz runs past the region.
+        // descsz runs past the region: the descriptor is cut at its end.
+        let mut r = note(b"Xen\0", XEN_ELFNOTE_PAE_MODE, b"yes\0");
+        r[4..8].copy_from_slice(&12u32.to_le_bytes());
+        assert_eq!(parse_region(&r, &mut n, &mut total), Ok(1));
+        // The name itself must fit.
         let mut r = note(b"Xen\0", XEN_ELFNOTE_ENTRY, &[0; 4]);
-        r[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        r[0..4].copy_from_slice(&64u32.to_le_bytes());
         assert_eq!(
             parse_region(&r, &mut n, &mut total),
             Err(BuildError::MalformedNote)
