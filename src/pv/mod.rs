@@ -4,4 +4,5 @@ pub mod builder;
 pub mod event;
 pub mod hypercall;
 pub mod mm;
+pub mod privop;
 pub mod traps;
