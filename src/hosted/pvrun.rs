@@ -15,6 +15,7 @@ use crate::pv::builder::{self, BootLayout, BuildConfig, Pfn};
 use crate::pv::event::{self, BackendNotify, EventChannels, SharedPage};
 use crate::pv::hypercall::{self, Outcome, PvDomain, PvHost};
 use crate::pv::mm::{MmHost, PageProt, PageType};
+use crate::pv::privop::{self, PrivEnv, PrivOutcome};
 use crate::pv::traps;
 use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
 use std::collections::VecDeque;
@@ -195,7 +196,7 @@ struct TimeBase {
     tsc0: u64,
     mul: u32,
     shift: i8,
-
+    tsc_hz: u64,
 }
 
 fn rdtsc() -> u64 {
@@ -227,7 +228,7 @@ impl TimeBase {
             tsc0: c0,
             mul,
             shift,
-
+            tsc_hz: hz,
         }
     }
 
@@ -645,6 +646,93 @@ const VI_CR2: u32 = 8;
 /// vcpu_info.time (vcpu_time_info) and its fields.
 const VI_TIME: u32 = 16;
 
+/// What privileged-op emulation gets from the hosted runner: no I/O ports are backed; the
+/// TSC is the host's (guests read it natively too); CR0.TS changes are applied afterwards.
+struct HostedPrivEnv {
+    cr3_mfn: u32,
+    nr_pages: u32,
+    tsc_khz: u32,
+    arch_iopl: bool,
+    ts: Option<bool>,
+}
+
+impl PrivEnv for HostedPrivEnv {
+    fn cr3_mfn(&self) -> u32 {
+        self.cr3_mfn
+    }
+    fn fpu_taskswitch(&mut self, ts: bool) {
+        self.ts = Some(ts);
+    }
+    fn tsc(&mut self) -> u64 {
+        rdtsc()
+    }
+    fn tsc_khz(&self) -> u32 {
+        self.tsc_khz
+    }
+    fn upper_mfn_bound(&self) -> u32 {
+        self.nr_pages
+    }
+    fn architectural_iopl(&self) -> bool {
+        self.arch_iopl
+    }
+    fn io_read(&mut self, _port: u16, _size: u8) -> Option<u32> {
+        None
+    }
+    fn io_write(&mut self, _port: u16, _size: u8, _value: u32) {}
+}
+
+/// #GP(0) or #UD from the guest: emulate it as Xen would (`pv::privop`). `None` when the
+/// exception is to be delivered as it is, else the exception to deliver instead (if any).
+fn privileged(
+    m: &mut Machine,
+    dom: &mut PvDomain,
+    frames: &Frames,
+    console: &Console,
+    time: TimeBase,
+    ud: bool,
+) -> Option<Option<(u8, Option<u32>)>> {
+    let mut env = HostedPrivEnv {
+        cr3_mfn: dom.mmu.cr3_mfn().unwrap_or(0),
+        nr_pages: dom.nr_pages,
+        tsc_khz: (time.tsc_hz / 1000).min(u64::from(u32::MAX)) as u32,
+        arch_iopl: dom.vm_assist & (1 << hypercall_abi::xen::VMASST_TYPE_architectural_iopl)
+            != 0,
+        ts: None,
+    };
+    let mut cpu = m.cpu().clone();
+    let st = &mut dom.vcpus[dom.cur].privs;
+    let out = if ud {
+        privop::emulate_ud(st, &mut cpu, &mut m.mem, &mut env)
+    } else {
+        privop::emulate_gp(st, &mut cpu, &mut m.mem, &mut env)
+    };
+    let out = match out {
+        PrivOutcome::NotEmulated => return None,
+        PrivOutcome::NewCr3 { mfn, next_eip } => {
+            // A CR3 write is MMUEXT_NEW_BASEPTR; if Xen's checks fail, the #GP stands.
+            let mut host = host_for(m, frames, console, time);
+            if dom.mmu.new_baseptr(&mut host, mfn).is_err() {
+                return None;
+            }
+            cpu.eip = next_eip;
+            PrivOutcome::Done
+        }
+        o => o,
+    };
+    *m.cpu_mut() = cpu;
+    if let Some(ts) = env.ts {
+        dom.fpu_ts = ts;
+        m.set_fpu_ts(ts);
+    }
+    Some(match out {
+        PrivOutcome::Fault(f) => {
+            let v = f.vector as u8;
+            Some((v, traps::has_error_code(v).then_some(f.error_code)))
+        }
+        _ => None,
+    })
+}
+
 /// shared_info at start of day: all upcalls masked, time and wallclock published.
 fn init_shared_info(sh: &mut dyn SharedPage, t: &TimeBase, nr_pages: u32) {
     use core::mem::offset_of;
@@ -1050,6 +1138,27 @@ fn vcpu_loop(
                 if let Err(e) = deliver(m, dom, &mut sh, v, err) {
                     crash_report(m, &format!("{e:?}"));
                     return EXIT_CRASH;
+                }
+            }
+            Exit::Fault(f)
+                if (f.vector == Vector::GP && f.error_code == 0) || f.vector == Vector::UD =>
+            {
+                let ud = f.vector == Vector::UD;
+                let deliver_now = match privileged(m, dom, frames, console, time, ud) {
+                    None => Some((f.vector as u8, (!ud).then_some(0))),
+                    Some(x) => x,
+                };
+                if let Some((v, err)) = deliver_now {
+                    if v == 14 {
+                        sh.store_u32(
+                            event::vcpu_info_off(dom.cur as u32) + VI_CR2,
+                            m.cpu().cr2,
+                        );
+                    }
+                    if let Err(e) = deliver(m, dom, &mut sh, v, err) {
+                        crash_report(m, &format!("{f:?} with no usable handler ({e:?})"));
+                        return EXIT_CRASH;
+                    }
                 }
             }
             Exit::Fault(f) => {

@@ -56,14 +56,13 @@ pub struct PvVcpu {
     /// Ports SCHEDOP_poll waits on.
     pub poll_ports: Vec<u32>,
     pub up: bool,
-    pub debugreg: [u32; 8],
     pub ldt_base: u32,
     pub ldt_ents: u32,
     /// The GDT's frames and entry count (set_gdt).
     pub gdt_frames: Vec<u32>,
     pub gdt_ents: u32,
-    pub iopl: u32,
-    pub iobitmap: (u32, u32),
+    /// Privileged-op state: virtual IOPL and I/O bitmap, debug registers, CR4.
+    pub privs: super::privop::PrivState,
 }
 
 impl Default for PvVcpu {
@@ -77,13 +76,11 @@ impl Default for PvVcpu {
             next_periodic: None,
             poll_ports: Vec::new(),
             up: false,
-            debugreg: [0, 0, 0, 0, 0xffff_0ff0, 0xffff_0ff0, 0xffff_0ff0, 0x0000_0400],
             ldt_base: 0,
             ldt_ents: 0,
             gdt_frames: Vec::new(),
             gdt_ents: 0,
-            iopl: 1,
-            iobitmap: (0, 0),
+            privs: super::privop::PrivState::default(),
         }
     }
 }
@@ -460,18 +457,14 @@ fn call(
             Err(e) => e,
         },
         Ok(Hypercall::SetDebugreg) => {
-            if a[0] < 8 && a[0] != 4 && a[0] != 5 {
-                dom.vcpus[dom.cur].debugreg[a[0] as usize] = a[1];
-                0
-            } else {
-                -EINVAL
-            }
+            super::privop::set_debugreg(&mut dom.vcpus[dom.cur].privs, a[0], a[1])
+                .err()
+                .unwrap_or(0)
         }
         Ok(Hypercall::GetDebugreg) => {
-            if a[0] < 8 && a[0] != 4 && a[0] != 5 {
-                dom.vcpus[dom.cur].debugreg[a[0] as usize] as i32
-            } else {
-                -EINVAL
+            match super::privop::get_debugreg(&dom.vcpus[dom.cur].privs, a[0]) {
+                Ok(v) => v as i32,
+                Err(e) => e,
             }
         }
         Ok(Hypercall::NmiOp) => {
@@ -1239,24 +1232,16 @@ fn physdev_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> 
     use hypercall_abi::physdev::*;
     let r = (|| -> Result<i32, i32> {
         match cmd {
-            PHYSDEVOP_set_iopl => {
-                let iopl = rd32(host, arg)?;
-                if iopl > 3 {
-                    return Err(-EINVAL);
-                }
-                dom.vcpus[dom.cur].iopl = iopl;
-                Ok(0)
-            }
-            PHYSDEVOP_set_iobitmap => {
-                // { bitmap handle (4), nr_ports (4) }
-                let base = rd32(host, arg)?;
-                let n = rd32(host, arg.wrapping_add(4))?;
-                if n > 65536 {
-                    return Err(-EINVAL);
-                }
-                dom.vcpus[dom.cur].iobitmap = (base, n);
-                Ok(0)
-            }
+            PHYSDEVOP_set_iopl => Ok(super::privop::physdev_set_iopl(
+                &mut dom.vcpus[dom.cur].privs,
+                host.mem(),
+                arg,
+            )),
+            PHYSDEVOP_set_iobitmap => Ok(super::privop::physdev_set_iobitmap(
+                &mut dom.vcpus[dom.cur].privs,
+                host.mem(),
+                arg,
+            )),
             // A domU owns no physical interrupts or devices.
             _ => Err(-EPERM),
         }
