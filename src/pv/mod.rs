@@ -3,3 +3,4 @@
 pub mod builder;
 pub mod hypercall;
 pub mod traps;
+pub mod xenstore;
