@@ -961,11 +961,14 @@ impl XenStore {
         tx_id: u32,
         payload: &[u8],
     ) -> Vec<(XsdSockmsg, Vec<u8>)> {
+        let earlier = core::mem::take(&mut self.out);
         self.process(msg_type, req_id, tx_id, payload);
         let mut v = Vec::new();
         self.out_sent = 0;
         self.out_bytes = 0;
-        for m in core::mem::take(&mut self.out) {
+        let mut queued = core::mem::take(&mut self.out);
+        queued.extend(earlier);
+        for m in queued {
             if let (Some(h), Some(body)) = (decode_header(&m), m.get(HEADER_SIZE..)) {
                 v.push((h, body.to_vec()));
             }
