@@ -1074,11 +1074,11 @@ fn garbage_never_panics() {
         let mut payload = Vec::new();
         for _ in 0..rng.next() % 4 {
             payload.extend_from_slice(words[rng.next() as usize % words.len()]);
-            if rng.next() % 4 != 0 {
+            if !rng.next().is_multiple_of(4) {
                 payload.push(0);
             }
         }
-        let tx = if rng.next() % 3 == 0 {
+        let tx = if rng.next().is_multiple_of(3) {
             rng.next() % 4
         } else {
             0
@@ -1124,4 +1124,37 @@ fn garbage_never_panics() {
             xs.service(&mut page);
         }
     }
+}
+
+#[test]
+fn transaction_removes_subtree_and_is_bounded() {
+    let mut xs = store();
+    ok(&mut xs, T::Write, 0, &wr("data/s/a/b", "1"));
+    ok(&mut xs, T::Write, 0, &wr("data/s/c", "2"));
+    req(&mut xs, T::Watch, &z(&["data/s/a/b", "below"]));
+    let tx = start(&mut xs);
+    ok(&mut xs, T::Rm, tx, &z(&["data/s"]));
+    assert_eq!(error(&mut xs, T::Read, tx, &z(&["data/s/c"])), "ENOENT");
+    assert_eq!(read(&mut xs, "data/s/c"), "2");
+    assert_eq!(dir(&mut xs, tx, "data"), Vec::<String>::new());
+    let out = xs.handle(T::TransactionEnd as u32, 1, tx, &z(&["T"]));
+    assert_eq!(out[0].1, z(&["OK"]));
+    assert_eq!(events(&out), [ev("data/s/a/b", "below")]);
+    assert!(xs.read("data/s").is_none());
+    assert!(xs.read("data/s/a/b").is_none());
+
+    // A transaction may only depend on so many nodes.
+    let tx = start(&mut xs);
+    let mut n = 0;
+    let last = loop {
+        let e = error(&mut xs, T::Read, tx, &z(&[&format!("data/m{n}")]));
+        if e != "ENOENT" {
+            break e;
+        }
+        n += 1;
+        assert!(n <= QUOTA_TRANSACTION_NODES);
+    };
+    assert_eq!(last, "ENOSPC");
+    assert!(n > QUOTA_TRANSACTION_NODES - 10);
+    ok(&mut xs, T::TransactionEnd, tx, &z(&["F"]));
 }

@@ -26,7 +26,9 @@
 //! What it does not: more than one connection (there is no other domain, so the backend
 //! halves of devices, `/local/domain/0/backend/...`, are not written), XS_INTRODUCE and the
 //! other toolstack requests, the XS_WRITE flags of old protocol versions, transaction
-//! timeouts, persistence, and the exact error precedence of every corner case.
+//! timeouts, persistence, and the exact error precedence of every corner case. Watch events
+//! beyond [`EVENT_QUEUE_BYTES`] of unread output are dropped (counted in
+//! [`XenStore::dropped_events`]) rather than queued without bound.
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
@@ -840,11 +842,12 @@ impl XenStore {
             return err(EINVAL);
         }
         let doomed = descendants(&self.nodes, tx.as_deref(), path);
-        // Deletions happen after the watch check, which needs the permissions.
-        self.fire_now_or_later(&mut tx, path, true);
         for d in &doomed {
             self.note(&mut tx, d)?;
         }
+        // Before the deletions: whether the guest may hear of them depends on the
+        // permissions of what goes.
+        self.fire_now_or_later(&mut tx, path, true);
         for d in doomed.iter().chain(core::iter::once(&String::from(path))) {
             self.put(&mut tx, d, None);
         }
