@@ -6,3 +6,4 @@ pub mod hypercall;
 pub mod mm;
 pub mod privop;
 pub mod traps;
+pub mod xenstore;
