@@ -78,7 +78,7 @@ for t in "${tests[@]}"; do
     cfg+=$'\n'"echo XDBT-TEST $t"$'\n'"functional_test $t"
 done
 cfg+=$'\n'"echo XDBT-TEST all"$'\n'"functional_test"$'\n'"echo XDBT-FUNCTEST-END"$'\n'"halt"
-build grub-functest "$cfg" - functional_test echo halt "${tests[@]}"
+build grub-functest "$cfg" - functional_test echo halt xnu_uuid pgp procfs gcry_rsa gcry_dsa gcry_sha256 gcry_sha1 "${tests[@]}"
 
 # 4. sleep_test alone: 10 s of grub_millisleep (TSC) against grub_get_datetime (shared_info).
 build grub-sleeptest "echo XDBT-FUNCTEST-BEGIN

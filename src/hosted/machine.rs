@@ -143,7 +143,10 @@ impl Machine {
         super::signals::with_current(ctx, range, exit_saved, || {
             let desc = |sel: u16| {
                 let table = if sel & 4 != 0 { ldt } else { gdt };
-                table.get(usize::from(sel >> 3)).copied().filter(|&d| d != 0)
+                table
+                    .get(usize::from(sel >> 3))
+                    .copied()
+                    .filter(|&d| d != 0)
             };
             if single {
                 engine.step(mem, &desc)

@@ -17,6 +17,7 @@ use crate::pv::hypercall::{self, Outcome, PvDomain, PvHost};
 use crate::pv::mm::{MmHost, PageProt, PageType};
 use crate::pv::privop::{self, PrivEnv, PrivOutcome};
 use crate::pv::traps;
+use crate::pv::xenstore::{DomainConfig, XenStore};
 use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -34,6 +35,8 @@ pub struct PvOptions {
     pub xenstore: Vec<(String, String)>,
     /// Console input: bytes from a file, or stdin when None.
     pub console_input: Option<Vec<u8>>,
+    /// The domain's name (xenstore `name`).
+    pub name: String,
 }
 
 /// Exit codes of `xdbt run` (documented in the README).
@@ -115,7 +118,7 @@ impl Frames {
 
     /// The 4-aligned word at byte offset `at` of the frame space.
     fn atomic_u32(&self, at: usize) -> &AtomicU32 {
-        assert!(at % 4 == 0 && at + 4 <= self.len);
+        assert!(at.is_multiple_of(4) && at + 4 <= self.len);
         // SAFETY: in bounds (asserted) and aligned; the mapping lives as long as `self`, and
         // guest vCPUs access the same memory only through atomic instructions or plain
         // accesses that the atomic type tolerates (shared memory with another agent).
@@ -123,7 +126,7 @@ impl Frames {
     }
 
     fn atomic_u64(&self, at: usize) -> &AtomicU64 {
-        assert!(at % 8 == 0 && at + 8 <= self.len);
+        assert!(at.is_multiple_of(8) && at + 8 <= self.len);
         // SAFETY: as in `atomic_u32`, for an 8-aligned word.
         unsafe { AtomicU64::from_ptr(self.host.add(at).cast()) }
     }
@@ -289,11 +292,10 @@ impl Alarm {
                             s.deadline = None;
                             stop.request_stop();
                         } else {
-                            s = t
-                                .cv
-                                .wait_timeout(s, d - now)
-                                .unwrap_or_else(|e| e.into_inner())
-                                .0;
+                            s =
+                                t.cv.wait_timeout(s, d - now)
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .0;
                         }
                     }
                 }
@@ -413,6 +415,42 @@ impl Console {
     }
 }
 
+/// The store ring page in guest RAM, for the built-in xenstore daemon.
+struct StoreRing<'a> {
+    frames: &'a Frames,
+    base: usize,
+}
+
+impl crate::pv::xenstore::RingPage for StoreRing<'_> {
+    fn load(&self, off: usize, buf: &mut [u8]) {
+        for (k, b) in buf.iter_mut().enumerate() {
+            *b = self
+                .frames
+                .atomic_u8(self.base + ((off + k) & 4095))
+                .load(Ordering::Relaxed);
+        }
+        std::sync::atomic::fence(Ordering::Acquire);
+    }
+    fn store(&mut self, off: usize, buf: &[u8]) {
+        for (k, b) in buf.iter().enumerate() {
+            self.frames
+                .atomic_u8(self.base + ((off + k) & 4095))
+                .store(*b, Ordering::Relaxed);
+        }
+        std::sync::atomic::fence(Ordering::Release);
+    }
+    fn load_u32(&self, off: usize) -> u32 {
+        self.frames
+            .atomic_u32(self.base + (off & 4092))
+            .load(Ordering::Acquire)
+    }
+    fn store_u32(&mut self, off: usize, v: u32) {
+        self.frames
+            .atomic_u32(self.base + (off & 4092))
+            .store(v, Ordering::Release)
+    }
+}
+
 /// What the PV layer reaches through `PvHost` on this vCPU.
 struct Host<'a> {
     frames: &'a Frames,
@@ -429,8 +467,7 @@ impl MmHost for Host<'_> {
     }
     fn is_shared_frame(&self, mfn: u32) -> bool {
         mfn == self.frames.shared_info
-            || (self.frames.grant0..self.frames.grant0 + hypercall::MAX_GRANT_FRAMES)
-                .contains(&mfn)
+            || (self.frames.grant0..self.frames.grant0 + hypercall::MAX_GRANT_FRAMES).contains(&mfn)
     }
     fn read_entry(&self, mfn: u32, idx: u32) -> u64 {
         if !self.frames.frame_ok(mfn) || idx >= 512 {
@@ -643,8 +680,8 @@ fn crash_report(m: &Machine, why: &str) {
 
 /// vcpu_info.arch.cr2 (x86_32): where Xen leaves a #PF's address for the guest.
 const VI_CR2: u32 = 8;
-/// vcpu_info.time (vcpu_time_info) and its fields.
-const VI_TIME: u32 = 16;
+/// vcpu_info.time (vcpu_time_info): after arch_vcpu_info's cr2 and pad[5].
+const VI_TIME: u32 = core::mem::offset_of!(hypercall_abi::xen::VcpuInfo, time) as u32;
 
 /// What privileged-op emulation gets from the hosted runner: no I/O ports are backed; the
 /// TSC is the host's (guests read it natively too); CR0.TS changes are applied afterwards.
@@ -695,8 +732,7 @@ fn privileged(
         cr3_mfn: dom.mmu.cr3_mfn().unwrap_or(0),
         nr_pages: dom.nr_pages,
         tsc_khz: (time.tsc_hz / 1000).min(u64::from(u32::MAX)) as u32,
-        arch_iopl: dom.vm_assist & (1 << hypercall_abi::xen::VMASST_TYPE_architectural_iopl)
-            != 0,
+        arch_iopl: dom.vm_assist & (1 << hypercall_abi::xen::VMASST_TYPE_architectural_iopl) != 0,
         ts: None,
     };
     let mut cpu = m.cpu().clone();
@@ -761,6 +797,21 @@ fn init_shared_info(sh: &mut dyn SharedPage, t: &TimeBase, nr_pages: u32) {
     sh.store_u32(wc, 2);
     let arch = offset_of!(SharedInfo, arch) as u32;
     sh.store_u32(arch, nr_pages);
+}
+
+/// Publish vCPU `v`'s time record now (Xen's update_vcpu_system_time): guests that read
+/// `system_time` without extrapolating from the TSC (GRUB's clock) see it advance.
+fn publish_time(sh: &mut dyn SharedPage, t: &TimeBase, v: u32) {
+    let ti = event::vcpu_info_off(v) + VI_TIME;
+    let ver = sh.load_u32(ti);
+    sh.store_u32(ti, ver.wrapping_add(1) | 1);
+    let tsc = rdtsc();
+    let ns = t.ns_of(tsc);
+    sh.store_u32(ti + 8, tsc as u32);
+    sh.store_u32(ti + 12, (tsc >> 32) as u32);
+    sh.store_u32(ti + 16, ns as u32);
+    sh.store_u32(ti + 20, (ns >> 32) as u32);
+    sh.store_u32(ti, (ver | 1).wrapping_add(1));
 }
 
 /// Reload the guest's descriptor tables into the machine after set_gdt / SET_LDT /
@@ -855,12 +906,9 @@ fn ptwr(
                 .is_err()
             {
                 for (p, o) in applied.into_iter().rev() {
-                    let _ = dom.mmu.update_entry(
-                        &mut host,
-                        p,
-                        o,
-                        crate::pv::mm::UpdateKind::Normal,
-                    );
+                    let _ =
+                        dom.mmu
+                            .update_entry(&mut host, p, o, crate::pv::mm::UpdateKind::Normal);
                 }
                 ok = false;
                 break;
@@ -972,7 +1020,39 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             alarm.quit();
             return EXIT_BAD_INPUT;
         }
-        vcpu_loop(&mut m, &mut dom, &frames, &console, time, &alarm, deadline)
+        let name = opts.name.as_str();
+        let mut xs = XenStore::new(&DomainConfig {
+            domid: DOMID,
+            name,
+            uuid: *b"xdbt-guest-uuid\0",
+            memory_kib: u64::from(opts.memory_mib) * 1024,
+            max_memory_kib: u64::from(opts.memory_mib) * 1024,
+            vcpus: 1,
+            store_port: cfg.store_evtchn,
+            store_mfn: u64::from(layout.xenstore_pfn.0),
+            console_port: cfg.console_evtchn,
+            console_mfn: u64::from(layout.console_pfn.0),
+        });
+        for (k, v) in &opts.xenstore {
+            if let Err(e) = xs.write(k, v.as_bytes()) {
+                eprintln!("xdbt: --xenstore {k}={v}: {}", e.name());
+                alarm.quit();
+                return EXIT_BAD_INPUT;
+            }
+        }
+        let mut ring = StoreRing {
+            frames: &frames,
+            base: layout.xenstore_pfn.0 as usize * 4096,
+        };
+        XenStore::init_ring(&mut ring);
+        let mut store = Store {
+            xs,
+            ring,
+            port: cfg.store_evtchn,
+        };
+        vcpu_loop(
+            &mut m, &mut dom, &frames, &console, &mut store, time, &alarm, deadline,
+        )
     };
     alarm.quit();
     // Whatever the guest left in the console ring.
@@ -984,6 +1064,10 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
         eprintln!(
             "pt_updates={}\nbaseptr_switches={}\npages_mapped={}",
             s.pt_updates, s.baseptr_switches, s.pages_mapped
+        );
+        eprintln!(
+            "tsc_hz={}\ntsc_to_system_mul={}\ntsc_shift={}",
+            time.tsc_hz, time.mul, time.shift
         );
     }
     code
@@ -1043,6 +1127,7 @@ impl Idle<'_> {
                 dom.evtchn.notify_from_backend(sh, self.console.port);
             }
             let now = self.time.now_ns();
+            publish_time(sh, &self.time, dom.cur as u32);
             dom.fire_timers(sh, dom.cur, now);
             if done(sh) || until.is_some_and(|u| now >= u) {
                 return true;
@@ -1065,11 +1150,28 @@ impl Idle<'_> {
     }
 }
 
+/// The built-in xenstore daemon and the guest's end of its channel.
+struct Store<'a> {
+    xs: XenStore,
+    ring: StoreRing<'a>,
+    port: u32,
+}
+
+impl Store<'_> {
+    fn service(&mut self, dom: &mut PvDomain, sh: &mut SharedInfoPage) {
+        if self.xs.service(&mut self.ring) {
+            dom.evtchn.notify_from_backend(sh, self.port);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn vcpu_loop(
     m: &mut Machine,
     dom: &mut PvDomain,
     frames: &Frames,
     console: &Console,
+    store: &mut Store,
     time: TimeBase,
     alarm: &Alarm,
     deadline: Option<Instant>,
@@ -1079,12 +1181,19 @@ fn vcpu_loop(
         frames,
         base: si_base,
     };
+    let mut last_publish = 0u64;
+    // XDBT_TRACE=1: every hypercall with its arguments and result, on stderr.
+    let trace = std::env::var_os("XDBT_TRACE").is_some();
     loop {
         // Backends and timers first, then an upcall if one is due.
         if console.feed(frames) {
             dom.evtchn.notify_from_backend(&mut sh, console.port);
         }
         let now = time.now_ns();
+        if now.wrapping_sub(last_publish) >= 1_000_000 {
+            publish_time(&mut sh, &time, dom.cur as u32);
+            last_publish = now;
+        }
         dom.fire_timers(&mut sh, dom.cur, now);
         if dom.event_callback.1 != 0 && EventChannels::upcall_due(&sh, dom.cur as u32) {
             sync_mask_in(dom, &sh);
@@ -1150,10 +1259,7 @@ fn vcpu_loop(
                 };
                 if let Some((v, err)) = deliver_now {
                     if v == 14 {
-                        sh.store_u32(
-                            event::vcpu_info_off(dom.cur as u32) + VI_CR2,
-                            m.cpu().cr2,
-                        );
+                        sh.store_u32(event::vcpu_info_off(dom.cur as u32) + VI_CR2, m.cpu().cr2);
                     }
                     if let Err(e) = deliver(m, dom, &mut sh, v, err) {
                         crash_report(m, &format!("{f:?} with no usable handler ({e:?})"));
@@ -1172,10 +1278,9 @@ fn vcpu_loop(
                     && f.error_code & 0x13 == 0x3
                     && m.cpu().cpl == 1
                     && dom.vm_assist & (1 << 2) != 0
+                    && ptwr(m, dom, frames, console, time, f.cr2)
                 {
-                    if ptwr(m, dom, frames, console, time, f.cr2) {
-                        continue;
-                    }
+                    continue;
                 }
                 let err = traps::has_error_code(v).then_some(f.error_code);
                 if f.vector == Vector::PF {
@@ -1191,7 +1296,18 @@ fn vcpu_loop(
                 let ts = dom.fpu_ts;
                 sync_mask_in(dom, &sh);
                 let mut host = host_for(m, frames, console, time);
+                if trace {
+                    let g = &cpu.gpr;
+                    eprint!(
+                        "xdbt: hypercall {} ({:x}, {:x}, {:x}, {:x}, {:x}) at {:08x}",
+                        g[0], g[3], g[1], g[2], g[6], g[7], cpu.eip
+                    );
+                }
                 let out = hypercall::dispatch(dom, &mut cpu, &mut host);
+                if trace {
+                    eprintln!(" = {}", cpu.gpr[0] as i32);
+                }
+                let store_kicked = host.notified.drain(..).any(|n| n.port == store.port);
                 let reload = core::mem::take(&mut dom.descriptors_dirty)
                     .then(|| hypercall::guest_gdt(dom, dom.cur, &host));
                 drop(host);
@@ -1199,6 +1315,9 @@ fn vcpu_loop(
                     reload_descriptors(m, dom, &g);
                 }
                 *m.cpu_mut() = cpu;
+                if store_kicked {
+                    store.service(dom, &mut sh);
+                }
                 if dom.fpu_ts != ts {
                     m.set_fpu_ts(dom.fpu_ts);
                 }
@@ -1265,7 +1384,7 @@ fn vcpu_loop(
             }
             Exit::Stopped => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    eprintln!("xdbt: timeout");
+                    eprintln!("xdbt: timeout (guest at eip {:08x})", m.cpu().eip);
                     return EXIT_TIMEOUT;
                 }
             }

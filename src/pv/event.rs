@@ -46,11 +46,18 @@ pub fn vcpu_info_off(vcpu: u32) -> u32 {
 pub enum PortState {
     Free,
     /// Allocated for `remote` domain to bind (EVTCHNOP_alloc_unbound).
-    Unbound { remote: u16 },
+    Unbound {
+        remote: u16,
+    },
     /// Connected to a port of this domain (a loopback channel).
-    Local { peer: u32 },
+    Local {
+        peer: u32,
+    },
     /// Connected to a backend in the host (domain `remote`, e.g. dom0's console daemon).
-    Backend { remote: u16, rport: u32 },
+    Backend {
+        remote: u16,
+        rport: u32,
+    },
     Virq(u32),
     Ipi,
 }
@@ -220,9 +227,7 @@ impl EventChannels {
             PortState::Free => return Err(-EINVAL),
             PortState::Virq(v) => self.virq_port[p.vcpu as usize][v as usize] = 0,
             PortState::Local { peer } if peer != port => {
-                self.ports[peer as usize].state = PortState::Unbound {
-                    remote: self.domid,
-                };
+                self.ports[peer as usize].state = PortState::Unbound { remote: self.domid };
             }
             _ => {}
         }
@@ -352,8 +357,8 @@ impl EventChannels {
 
     /// Is any of `ports` pending (SCHEDOP_poll)?
     pub fn any_pending(sh: &dyn SharedPage, ports: &[u32]) -> bool {
-        ports.iter().any(|&p| {
-            p < NR_PORTS && sh.load_u32(SI_PENDING + 4 * (p / 32)) & (1 << (p % 32)) != 0
-        })
+        ports
+            .iter()
+            .any(|&p| p < NR_PORTS && sh.load_u32(SI_PENDING + 4 * (p / 32)) & (1 << (p % 32)) != 0)
     }
 }

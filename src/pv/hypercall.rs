@@ -176,7 +176,9 @@ impl PvDomain {
                 fire = true;
             }
         }
-        fire && self.evtchn.raise_virq(sh, hypercall_abi::xen::VIRQ_TIMER, v as u32)
+        fire && self
+            .evtchn
+            .raise_virq(sh, hypercall_abi::xen::VIRQ_TIMER, v as u32)
     }
 }
 
@@ -676,9 +678,7 @@ fn event_channel_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHos
                 Ok(0)
             }
             // The FIFO ABI is not offered: guests fall back to 2-level.
-            EVTCHNOP_init_control | EVTCHNOP_expand_array | EVTCHNOP_set_priority => {
-                Err(-ENOSYS)
-            }
+            EVTCHNOP_init_control | EVTCHNOP_expand_array | EVTCHNOP_set_priority => Err(-ENOSYS),
             _ => Err(-ENOSYS),
         }
     })();
@@ -819,7 +819,9 @@ fn mmuext_op(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Ou
                 }
                 // Mappings change as soon as the entries do, so there is nothing to flush;
                 // a vCPU mask must still be readable.
-                MMUEXT_TLB_FLUSH_LOCAL | MMUEXT_INVLPG_LOCAL | MMUEXT_TLB_FLUSH_ALL
+                MMUEXT_TLB_FLUSH_LOCAL
+                | MMUEXT_INVLPG_LOCAL
+                | MMUEXT_TLB_FLUSH_ALL
                 | MMUEXT_INVLPG_ALL => {}
                 MMUEXT_TLB_FLUSH_MULTI | MMUEXT_INVLPG_MULTI => {
                     rd32(host, arg2)?;
@@ -897,8 +899,9 @@ fn check_descriptor(d: u64) -> Option<u64> {
         if (b >> 8) & 0xf != 0xc {
             return None;
         }
+        // The target must be a guest (ring 1-3) code selector.
         let sel = (d >> 16) as u16;
-        if sel & 3 == 0 || sel & 4 != 0 && false {
+        if sel & 3 == 0 {
             return None;
         }
         return Some(d);
@@ -1128,7 +1131,11 @@ fn memory_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i
                 // { v_start, v_end, max_mfn }
                 wr32(host, arg, HYPERVISOR_VIRT_START)?;
                 wr32(host, arg.wrapping_add(4), 0xFFE0_0000)?;
-                wr32(host, arg.wrapping_add(8), (0xFFE0_0000 - HYPERVISOR_VIRT_START) / 4 - 1)?;
+                wr32(
+                    host,
+                    arg.wrapping_add(8),
+                    (0xFFE0_0000 - HYPERVISOR_VIRT_START) / 4 - 1,
+                )?;
                 Ok(0)
             }
             XENMEM_memory_map => {
@@ -1230,23 +1237,13 @@ fn grant_table_op(
 
 fn physdev_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i32 {
     use hypercall_abi::physdev::*;
-    let r = (|| -> Result<i32, i32> {
-        match cmd {
-            PHYSDEVOP_set_iopl => Ok(super::privop::physdev_set_iopl(
-                &mut dom.vcpus[dom.cur].privs,
-                host.mem(),
-                arg,
-            )),
-            PHYSDEVOP_set_iobitmap => Ok(super::privop::physdev_set_iobitmap(
-                &mut dom.vcpus[dom.cur].privs,
-                host.mem(),
-                arg,
-            )),
-            // A domU owns no physical interrupts or devices.
-            _ => Err(-EPERM),
-        }
-    })();
-    res(r)
+    let st = &mut dom.vcpus[dom.cur].privs;
+    match cmd {
+        PHYSDEVOP_set_iopl => super::privop::physdev_set_iopl(st, host.mem(), arg),
+        PHYSDEVOP_set_iobitmap => super::privop::physdev_set_iobitmap(st, host.mem(), arg),
+        // A domU owns no physical interrupts or devices.
+        _ => -EPERM,
+    }
 }
 
 /// HYPERVISOR_set_trap_table: 8-byte `trap_info` entries up to one with address 0; a NULL

@@ -523,11 +523,9 @@ impl PvMmu {
                     self.set_l1_slot(host, g as usize, new);
                 }
             }
-            PageType::L3 => {
-                if self.cr3 == Some(mfn) && idx < 4 {
-                    let l2 = (e & PAGE_PRESENT != 0).then(|| entry_mfn(e)).flatten();
-                    self.set_l3_slot(host, idx as usize, l2);
-                }
+            PageType::L3 if self.cr3 == Some(mfn) && idx < 4 => {
+                let l2 = (e & PAGE_PRESENT != 0).then(|| entry_mfn(e)).flatten();
+                self.set_l3_slot(host, idx as usize, l2);
             }
             _ => {}
         }

@@ -45,11 +45,10 @@ pub fn bounce(
     if cs & !3 == 0 {
         return Err(BounceError::NoHandler(vector));
     }
-    bounce_to(dom, cpu, mem, cs, eip, error, flags & 4 != 0, selectors)
-        .map_err(|e| match e {
-            BounceError::NoHandler(_) => BounceError::NoHandler(vector),
-            e => e,
-        })
+    bounce_to(dom, cpu, mem, cs, eip, error, flags & 4 != 0, selectors).map_err(|e| match e {
+        BounceError::NoHandler(_) => BounceError::NoHandler(vector),
+        e => e,
+    })
 }
 
 /// The event upcall: a bounce frame with no error code to the event callback, with

@@ -109,6 +109,10 @@ fn run_pv(a: RunPv) -> ExitCode {
         stats: a.stats,
         xenstore,
         console_input,
+        name: a
+            .kernel
+            .file_stem()
+            .map_or("guest".into(), |n| n.to_string_lossy().into_owned()),
     };
     ExitCode::from(pvrun::run(&image, &opts) as u8)
 }
