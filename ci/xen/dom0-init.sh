@@ -196,10 +196,11 @@ else
     check pv32-translated FAIL "no 'xdbt: d${domid}v0: translated' line in xl dmesg"
     xl dmesg | tail -n 30
 fi
-if [ -n "$domid" ] && case "$(state hello)" in *c*) true ;; *) false ;; esac; then
-    check pv32-crashed PASS "xl list state $(state hello); xl dmesg: '$(grep -m1 "Domain ${domid} (vcpu#0) crashed" /tmp/dmesg | sed 's/^(XEN) //')'"
+crashed=$(grep -m1 "Domain ${domid:-X} (vcpu#0) crashed" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) //')
+if [ -n "$domid" ] && [ -n "$crashed" ] && case "$(state hello)" in *c*) true ;; *) false ;; esac; then
+    check pv32-crashed PASS "xl list state $(state hello); xl dmesg: '$crashed'"
 else
-    check pv32-crashed FAIL "xl list state '$(state hello)'"
+    check pv32-crashed FAIL "xl list state '$(state hello)', xl dmesg: '$crashed'"
 fi
 # Debug key 'X': the translator's statistics of the (preserved) translated domain.
 xl debug-keys X >/dev/null 2>&1
