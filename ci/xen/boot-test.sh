@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boot the custom Xen (ci/xen/build.sh) with a Debian dom0 under QEMU (software emulation)
 # and check, from dom0, that xdbt is linked in and that stock xl manages a native 64-bit PV
-# guest. See docs/XEN.md.
+# guest and a translated 32-bit PV guest. See docs/XEN.md.
 #
 # dom0 prints one line per check on the serial console ("XDBT-CHECK <name> PASS|FAIL");
 # this script collects them from the serial log and exits non-zero if any expected check
@@ -92,11 +92,12 @@ gcc "${gcflags[@]}" -c "$gsrc/head.S" -o "$gout/head.o"
 gcc "${gcflags[@]}" -c "$gsrc/main.c" -o "$gout/main.o"
 ld -nostdlib -static -no-pie --no-warn-rwx-segments --build-id=none -T "$gsrc/link.ld" \
     "$gout/head.o" "$gout/main.o" -o "$gout/pv64-hello"
-# A 32-bit PV image, only to report what `xl create` does with one (docs/XEN.md).
-psrc=$xen_root/ci/xen/guests/pv32-probe
-gcc -m32 -I"$xen_public" -c "$psrc/head.S" -o "$gout/pv32-probe.o"
-ld -m elf_i386 -nostdlib -static --no-warn-rwx-segments --build-id=none -T "$psrc/link.ld" \
-    "$gout/pv32-probe.o" -o "$gout/pv32-probe"
+# Our PV32 test guest (tests/guests/, ci/build-guests.sh), and a malformed copy of it: the
+# ELF header's program header offset points past the end of the file.
+bash "$xen_root/ci/build-guests.sh" >/dev/null
+cp "$xen_root/target/guests/hello" "$gout/hello"
+cp "$gout/hello" "$gout/hello-bad"
+printf '\xff\xff\xff\x7f' | dd of="$gout/hello-bad" bs=1 seek=28 conv=notrunc status=none
 
 # --- initramfs ---------------------------------------------------------------------------
 log "dom0: assembling the initramfs"
@@ -145,7 +146,7 @@ for m in "${modules[@]}"; do
 done
 sed "s|@MODULES@|${mod_names[*]}|" "$xen_root/ci/xen/dom0-init.sh" >"$root/init"
 chmod 755 "$root/init"
-cp "$gout/pv64-hello" "$gout/pv32-probe" "$root/guests/"
+cp "$gout/pv64-hello" "$gout/hello" "$gout/hello-bad" "$root/guests/"
 cat >"$root/guests/pv64-hello.cfg" <<'EOF'
 name = "pv64-hello"
 type = "pv"
@@ -157,14 +158,17 @@ on_poweroff = "destroy"
 on_reboot = "destroy"
 on_crash = "destroy"
 EOF
-cat >"$root/guests/pv32-probe.cfg" <<'EOF'
-name = "pv32-probe"
+# on_crash = "preserve": the crashed translated domain stays in `xl list` for the checks.
+for g in hello hello-bad; do
+    cat >"$root/guests/$g.cfg" <<EOF
+name = "$g"
 type = "pv"
-kernel = "/guests/pv32-probe"
+kernel = "/guests/$g"
 memory = 32
 vcpus = 1
-on_crash = "destroy"
+on_crash = "preserve"
 EOF
+done
 initrd=$boot/initramfs.cpio.gz
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$initrd"
 t_prep=$(($(date +%s) - t_prep))
@@ -205,7 +209,8 @@ t_boot=$(($(date +%s) - t_boot))
 
 # --- verdict -----------------------------------------------------------------------------
 expected=(xen-booted toolstack xdbt-linked xl-info native-pv64-guest xl-list xl-unpause
-    xl-pause xl-unpause-again xl-destroy)
+    xl-pause xl-unpause-again xl-destroy pv32-create pv32-xl-list pv32-translated pv32-crashed
+    xdbt-debug-key pv32-destroy pv32-malformed native-pv64-after-pv32)
 # xen-patches/0002 makes Xen advertise the PV32 capability.
 for p in $(grep -v '^\s*\(#\|$\)' "$xen_root/xen-patches/series"); do
     if grep -q 'x86_32p' "$xen_root/xen-patches/$p"; then

@@ -2,7 +2,7 @@
 //! `xen/include/xen/lib.h` (printk, panic), `xen/include/xen/xmalloc.h` (the heap) and
 //! `xen/include/xen/version.h`. Xen is C; these are resolved when `xen-syms` is linked.
 
-use core::ffi::{c_char, c_uint, c_ulong, c_void};
+use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
 
 extern "C" {
     /// `void printk(const char *format, ...)`: Xen's console and `xl dmesg` ring.
@@ -22,4 +22,15 @@ extern "C" {
     pub fn xen_major_version() -> c_uint;
     /// `unsigned int xen_minor_version(void)`.
     pub fn xen_minor_version() -> c_uint;
+    /// `int xdbt_host_read_frame(const struct domain *d, uint64_t mfn, unsigned int
+    /// offset, void *buf, unsigned int len)` (`xen/arch/x86/xdbt.c`): copy `len` bytes at
+    /// `offset` in machine frame `mfn` to `buf`; 0, or -errno when the frame is not `d`'s or
+    /// the range leaves the frame.
+    pub fn xdbt_host_read_frame(
+        d: *const c_void,
+        mfn: u64,
+        offset: c_uint,
+        buf: *mut c_void,
+        len: c_uint,
+    ) -> c_int;
 }

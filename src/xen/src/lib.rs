@@ -2,14 +2,15 @@
 //! the hypervisor it runs in. Built as a staticlib for `x86_64-unknown-none` and linked into
 //! `xen-syms` by `xen-patches/` (see docs/XEN.md for the flags and why).
 //!
-//! Today this is the build-and-boot plumbing: the allocator, the panic path, and an init
-//! call that exercises the core once at boot. The translated PV32 domain type hooks in
-//! later (docs/XEN.md, "Not done yet").
+//! The allocator, the panic path, an init call that exercises the core once at boot, and
+//! the translator's side of translated PV32 domains (`domain`): per-domain state and
+//! statistics, and the vCPU entry point Xen's run loop calls (docs/XEN.md).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 extern crate alloc;
 
+mod domain;
 mod ffi;
 mod heap;
 mod print;

@@ -42,6 +42,11 @@ pub fn printk_line(args: fmt::Arguments<'_>) {
     let mut line = Line::<256>::new();
     // Write for Line never fails; a formatting impl that fails just cuts the line.
     let _ = line.write_fmt(args);
+    printk_cstr(&mut line);
+}
+
+/// Print a line built with `write!` on Xen's console.
+pub fn printk_cstr<const N: usize>(line: &mut Line<N>) {
     // SAFETY: the format is a literal with one %s, matched by a NUL-terminated string that
     // lives until printk returns.
     unsafe { ffi::printk(c"%s\n".as_ptr(), line.as_c_str()) }

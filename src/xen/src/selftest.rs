@@ -1,6 +1,6 @@
-//! A boot-time self-test that runs real core code inside Xen: decode a small IA-32 block
-//! (frontend) and translate it to host code (backend templates). Nothing is executed: the
-//! host code lands in an ordinary heap buffer.
+//! Decode-and-translate of one guest block ([`translate_once`]), and the boot-time
+//! self-test that runs it on a built-in sample: real core code inside Xen, frontend and
+//! backend templates. Nothing is executed: the host code lands in an ordinary heap buffer.
 
 use xdbt::backend::codebuf::CodeBuffer;
 use xdbt::backend::x64::emit_routines;
@@ -46,15 +46,46 @@ pub struct Translated {
     pub host_bytes: usize,
 }
 
-pub fn translate_sample() -> Result<Translated, &'static str> {
-    let block = decode_block(&SampleMemory, SAMPLE_EIP, 16).map_err(|_| "fetch fault decoding")?;
-    // Lay the routines and the block out as if at the buffer's address; never run.
+/// Why a block was not translated.
+pub enum TranslateError {
+    /// The first instruction's bytes could not be fetched.
+    Fetch(Fault),
+    /// The backend could not lay out the routines or the block.
+    Layout(&'static str),
+}
+
+impl core::fmt::Display for TranslateError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TranslateError::Fetch(fault) => write!(
+                f,
+                "fetch fault (vector {}, address {:#010x})",
+                fault.vector as u8, fault.cr2
+            ),
+            TranslateError::Layout(what) => write!(f, "{what} does not fit"),
+        }
+    }
+}
+
+pub fn translate_sample() -> Result<Translated, TranslateError> {
+    translate_once(&SampleMemory, SAMPLE_EIP, 16)
+}
+
+/// Decode the block at `eip` (at most `max` instructions) and translate it with the
+/// backend templates into a heap buffer, laid out as if at that buffer's address. The
+/// code is never run: inside Xen, the translator does not execute code yet (docs/XEN.md).
+pub fn translate_once(
+    mem: &dyn GuestMemory,
+    eip: u32,
+    max: usize,
+) -> Result<Translated, TranslateError> {
+    let block = decode_block(mem, eip, max).map_err(TranslateError::Fetch)?;
     let mut routines_buf = CodeBuffer::new();
     routines_buf.bytes.reserve(4096);
     let at = routines_buf.bytes.as_ptr() as u64;
     let routines = emit_routines(&mut routines_buf, at);
     if routines_buf.error {
-        return Err("routine layout");
+        return Err(TranslateError::Layout("routine layout"));
     }
     let segs = SegReg::ALL.map(|r| Segment::flat(0, r == SegReg::Cs, 3));
     let mut cache = CodeCache::new(ExecMemory {
@@ -69,7 +100,7 @@ pub fn translate_sample() -> Result<Translated, &'static str> {
         &segs,
         &mut cache,
     )
-    .ok_or("block layout")?;
+    .ok_or(TranslateError::Layout("block layout"))?;
     Ok(Translated {
         guest_insns: block.insns.len(),
         host_bytes: code.bytes.len(),
