@@ -1035,9 +1035,12 @@ fn bad_notes() {
     let mut b = img.clone();
     put32(&mut b, w.notes_off, 0xffff_fffd);
     assert_eq!(err(&b), BuildError::MalformedNote);
+    // A descriptor running past the segment is cut at its end, as libelf's bounded reads
+    // do (GRUB's PAE_MODE note needs that); it swallows the notes after it, so the kernel
+    // no longer says it is for xen-3.0.
     let mut b = img.clone();
     put32(&mut b, w.notes_off + 4, 0x7fff_ffff);
-    assert_eq!(err(&b), BuildError::MalformedNote);
+    assert_eq!(err(&b), BuildError::NotXen30);
     // A numeric note of 3 bytes.
     let bad = note(b"Xen\0", XEN_ELFNOTE_ENTRY, &[0, 0, 0xc0]);
     let b = write_elf(&k1_spec(&[bad])).bytes;

@@ -13,6 +13,7 @@ use crate::exit::{Exit, Vector};
 use crate::mmu::{GuestAddr, Prot};
 use crate::pv::builder::{self, BootLayout, BuildConfig, Pfn};
 use crate::pv::event::{self, BackendNotify, EventChannels, SharedPage};
+use crate::pv::far;
 use crate::pv::hypercall::{self, Outcome, PvDomain, PvHost};
 use crate::pv::mm::{MmHost, PageProt, PageType};
 use crate::pv::privop::{self, PrivEnv, PrivOutcome};
@@ -617,9 +618,10 @@ fn set_ring1(m: &mut Machine, layout: &BootLayout) {
 }
 
 /// Segment caches for selectors, from the machine's descriptor table.
-fn selector_fn(gdt: &[u64]) -> impl Fn(u16) -> Option<Segment> + '_ {
+fn selector_fn<'a>(gdt: &'a [u64], ldt: &'a [u64]) -> impl Fn(u16) -> Option<Segment> + 'a {
     move |sel: u16| {
-        let d = *gdt.get(usize::from(sel >> 3))?;
+        let table = if sel & 4 != 0 { ldt } else { gdt };
+        let d = *table.get(usize::from(sel >> 3))?;
         (d != 0).then(|| Segment::from_descriptor(sel, d))
     }
 }
@@ -633,8 +635,8 @@ fn deliver(
 ) -> Result<(), traps::BounceError> {
     sync_mask_in(dom, sh);
     let mut cpu = m.cpu().clone();
-    let gdt = m.gdt.clone();
-    let sel = selector_fn(&gdt);
+    let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
+    let sel = selector_fn(&gdt, &ldt);
     traps::bounce(dom, &mut cpu, &mut m.mem, vector, err, &sel)?;
     sync_mask_out(dom, sh);
     let flush = cpu.seg != m.cpu().seg;
@@ -1198,8 +1200,8 @@ fn vcpu_loop(
         if dom.event_callback.1 != 0 && EventChannels::upcall_due(&sh, dom.cur as u32) {
             sync_mask_in(dom, &sh);
             let mut cpu = m.cpu().clone();
-            let gdt = m.gdt.clone();
-            let sel = selector_fn(&gdt);
+            let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
+            let sel = selector_fn(&gdt, &ldt);
             if let Err(e) = traps::bounce_event(dom, &mut cpu, &mut m.mem, &sel) {
                 crash_report(m, &format!("event upcall: {e:?}"));
                 return EXIT_CRASH;
@@ -1221,8 +1223,8 @@ fn vcpu_loop(
                 // HYPERVISOR_iret: the stub pushed EAX and never returns.
                 sync_mask_in(dom, &sh);
                 let mut cpu = m.cpu().clone();
-                let gdt = m.gdt.clone();
-                let sel = selector_fn(&gdt);
+                let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
+                let sel = selector_fn(&gdt, &ldt);
                 if let Err(e) = traps::hypervisor_iret(dom, &mut cpu, &mut m.mem, &sel) {
                     crash_report(m, &format!("HYPERVISOR_iret: {e:?}"));
                     return EXIT_CRASH;
@@ -1253,6 +1255,36 @@ fn vcpu_loop(
                 if (f.vector == Vector::GP && f.error_code == 0) || f.vector == Vector::UD =>
             {
                 let ud = f.vector == Vector::UD;
+                if ud && m.cpu().cpl < 3 {
+                    // iret / far jmp / call / ret, run natively by a ring-1 kernel on Xen.
+                    let mut cpu = m.cpu().clone();
+                    let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
+                    let sel = selector_fn(&gdt, &ldt);
+                    if let Some(r) = far::emulate(&mut cpu, &mut m.mem, &sel) {
+                        let fault = match r {
+                            Ok(()) => {
+                                let flush = cpu.seg != m.cpu().seg;
+                                *m.cpu_mut() = cpu;
+                                if flush {
+                                    m.flush_code();
+                                }
+                                continue;
+                            }
+                            Err(f) => f,
+                        };
+                        if fault.vector == Vector::PF {
+                            m.cpu_mut().cr2 = fault.cr2;
+                            sh.store_u32(event::vcpu_info_off(dom.cur as u32) + VI_CR2, fault.cr2);
+                        }
+                        let v = fault.vector as u8;
+                        let err = traps::has_error_code(v).then_some(fault.error_code);
+                        if let Err(e) = deliver(m, dom, &mut sh, v, err) {
+                            crash_report(m, &format!("{fault:?} with no usable handler ({e:?})"));
+                            return EXIT_CRASH;
+                        }
+                        continue;
+                    }
+                }
                 let deliver_now = match privileged(m, dom, frames, console, time, ud) {
                     None => Some((f.vector as u8, (!ud).then_some(0))),
                     Some(x) => x,

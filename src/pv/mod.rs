@@ -2,6 +2,7 @@
 
 pub mod builder;
 pub mod event;
+pub mod far;
 pub mod hypercall;
 pub mod mm;
 pub mod privop;
