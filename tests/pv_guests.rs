@@ -37,8 +37,19 @@ fn every_guest_passes() {
     let names = build_guests();
     assert!(!names.is_empty());
     for name in names {
+        // Extra `xdbt run` arguments a guest needs, one per line, in tests/guests/NAME.args.
+        let args: Vec<String> =
+            std::fs::read_to_string(root().join(format!("tests/guests/{name}.args")))
+                .map(|s| {
+                    s.lines()
+                        .filter(|l| !l.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default();
         let out = Command::new(xdbt())
             .args(["run", "--timeout", "20"])
+            .args(&args)
             .arg(root().join("target/guests").join(&name))
             .output()
             .unwrap();

@@ -232,6 +232,11 @@ pub struct StopHandle {
 }
 
 impl StopHandle {
+    /// The poll page's address, for a signal handler that stops the vCPU with mprotect.
+    pub fn poll_page_addr(&self) -> usize {
+        self.poll_page
+    }
+
     pub fn request_stop(&self) {
         // SAFETY: the poll page is a page of the window reservation that only ever holds
         // PROT_NONE or PROT_READ anonymous memory.

@@ -989,6 +989,7 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
         input: input.clone(),
     };
     let alarm = Alarm::start(m.stop_handle());
+    install_shutdown_signals(m.stop_handle());
     match &opts.console_input {
         Some(bytes) => input
             .lock()
@@ -1152,6 +1153,39 @@ impl Idle<'_> {
     }
 }
 
+/// SIGINT/SIGTERM: the first asks the guest to power off the way `xl shutdown` does (it
+/// writes `control/shutdown = poweroff` in the guest's xenstore home); the second ends
+/// `xdbt` at once.
+static SHUTDOWN_ASKED: AtomicU32 = AtomicU32::new(0);
+static STOP_PAGE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+extern "C" fn on_shutdown_signal(sig: libc::c_int) {
+    if SHUTDOWN_ASKED.fetch_add(1, Ordering::SeqCst) > 0 {
+        // SAFETY: async-signal-safe calls only: restore the default action and re-raise.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+        return;
+    }
+    let page = STOP_PAGE.load(Ordering::SeqCst);
+    if page != 0 {
+        // SAFETY: `page` is the vCPU's poll page (see StopHandle); mprotect is
+        // async-signal-safe, and closing the page only makes the vCPU stop at its next block.
+        unsafe { libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_NONE) };
+    }
+}
+
+fn install_shutdown_signals(stop: StopHandle) {
+    STOP_PAGE.store(stop.poll_page_addr(), Ordering::SeqCst);
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only touches atomics and async-signal-safe system calls.
+        unsafe {
+            libc::signal(sig, on_shutdown_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
 /// The built-in xenstore daemon and the guest's end of its channel.
 struct Store<'a> {
     xs: XenStore,
@@ -1186,7 +1220,14 @@ fn vcpu_loop(
     let mut last_publish = 0u64;
     // XDBT_TRACE=1: every hypercall with its arguments and result, on stderr.
     let trace = std::env::var_os("XDBT_TRACE").is_some();
+    let mut shutdown_sent = false;
     loop {
+        if !shutdown_sent && SHUTDOWN_ASKED.load(Ordering::SeqCst) > 0 {
+            shutdown_sent = true;
+            eprintln!("xdbt: asking the guest to power off (control/shutdown); again to kill");
+            let _ = store.xs.write("control/shutdown", b"poweroff");
+            store.service(dom, &mut sh);
+        }
         // Backends and timers first, then an upcall if one is due.
         if console.feed(frames) {
             dom.evtchn.notify_from_backend(&mut sh, console.port);
