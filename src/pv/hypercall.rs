@@ -77,7 +77,16 @@ impl Default for PvVcpu {
             next_periodic: None,
             poll_ports: Vec::new(),
             up: false,
-            debugreg: [0, 0, 0, 0, 0xffff_0ff0, 0xffff_0ff0, 0xffff_0ff0, 0x0000_0400],
+            debugreg: [
+                0,
+                0,
+                0,
+                0,
+                0xffff_0ff0,
+                0xffff_0ff0,
+                0xffff_0ff0,
+                0x0000_0400,
+            ],
             ldt_base: 0,
             ldt_ents: 0,
             gdt_frames: Vec::new(),
@@ -179,7 +188,9 @@ impl PvDomain {
                 fire = true;
             }
         }
-        fire && self.evtchn.raise_virq(sh, hypercall_abi::xen::VIRQ_TIMER, v as u32)
+        fire && self
+            .evtchn
+            .raise_virq(sh, hypercall_abi::xen::VIRQ_TIMER, v as u32)
     }
 }
 
@@ -683,9 +694,7 @@ fn event_channel_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHos
                 Ok(0)
             }
             // The FIFO ABI is not offered: guests fall back to 2-level.
-            EVTCHNOP_init_control | EVTCHNOP_expand_array | EVTCHNOP_set_priority => {
-                Err(-ENOSYS)
-            }
+            EVTCHNOP_init_control | EVTCHNOP_expand_array | EVTCHNOP_set_priority => Err(-ENOSYS),
             _ => Err(-ENOSYS),
         }
     })();
@@ -743,9 +752,29 @@ fn check_foreigndom(dom: &PvDomain, fd: u32) -> Result<(), i32> {
     }
 }
 
+/// get_pg_owner (xen/common/page_alloc.c), for mmu_update and mmuext_op's foreigndom, with
+/// the only domain there is: DOMID_SELF names it; its own id is refused ("Cannot specify
+/// itself as foreign domain", -ESRCH), as is any unknown id. DOMID_XEN exists but XSM
+/// refuses it to a domU (-EPERM); DOMID_IO (dom_io) is not modelled and refused with -EPERM.
+fn get_pg_owner(fd: u32) -> Result<(), i32> {
+    let d = fd as u16;
+    if d == hypercall_abi::xen::DOMID_SELF {
+        Ok(())
+    } else if d == hypercall_abi::xen::DOMID_IO || d == hypercall_abi::xen::DOMID_XEN {
+        Err(-EPERM)
+    } else {
+        Err(-ESRCH)
+    }
+}
+
 fn mmu_update(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Outcome) {
     use hypercall_abi::xen::*;
-    if let Err(e) = check_foreigndom(dom, a[3]) {
+    // do_mmu_update: foreigndom's upper half names the page tables' owner, plus one.
+    let pt_dom = a[3] >> 16;
+    if pt_dom != 0 && pt_dom - 1 != u32::from(dom.domid) {
+        return (-ESRCH, Outcome::Continue);
+    }
+    if let Err(e) = get_pg_owner(a[3]) {
         return (e, Outcome::Continue);
     }
     let count = a[1] & !0x8000_0000;
@@ -760,15 +789,18 @@ fn mmu_update(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, O
         let r = (|| -> Result<(), i32> {
             let ptr = rd64(host, at)?;
             let val = rd64(host, at.wrapping_add(8))?;
-            match ptr & 3 {
+            // do_mmu_update: the command is ptr & (sizeof(l1_pgentry_t) - 1); 4..7 are
+            // unknown (-ENOSYS).
+            match ptr & 7 {
                 MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_NO_TRANSLATE => {
                     dom.mmu
-                        .update_entry(host, ptr & !3, val, UpdateKind::Normal)?;
+                        .update_entry(host, ptr & !7, val, UpdateKind::Normal)?;
                 }
                 MMU_PT_UPDATE_PRESERVE_AD => {
                     dom.mmu
-                        .update_entry(host, ptr & !3, val, UpdateKind::PreserveAd)?;
+                        .update_entry(host, ptr & !7, val, UpdateKind::PreserveAd)?;
                 }
+                4..=7 => return Err(-ENOSYS),
                 _ => {
                     // MMU_MACHPHYS_UPDATE: ptr is the machine address of a frame.
                     let mfn = u32::try_from(ptr >> 12).map_err(|_| -EINVAL)?;
@@ -797,7 +829,7 @@ fn mmu_update(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, O
 
 fn mmuext_op(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Outcome) {
     use hypercall_abi::xen::*;
-    if let Err(e) = check_foreigndom(dom, a[3]) {
+    if let Err(e) = get_pg_owner(a[3]) {
         return (e, Outcome::Continue);
     }
     let count = a[1] & !0x8000_0000;
@@ -826,10 +858,13 @@ fn mmuext_op(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Ou
                 }
                 // Mappings change as soon as the entries do, so there is nothing to flush;
                 // a vCPU mask must still be readable.
-                MMUEXT_TLB_FLUSH_LOCAL | MMUEXT_INVLPG_LOCAL | MMUEXT_TLB_FLUSH_ALL
+                MMUEXT_TLB_FLUSH_LOCAL
+                | MMUEXT_INVLPG_LOCAL
+                | MMUEXT_TLB_FLUSH_ALL
                 | MMUEXT_INVLPG_ALL => {}
                 MMUEXT_TLB_FLUSH_MULTI | MMUEXT_INVLPG_MULTI => {
-                    rd32(host, arg2)?;
+                    // do_mmuext_op: a vCPU mask vcpumask_to_pcpumask cannot read is -EINVAL.
+                    rd32(host, arg2).map_err(|_| -EINVAL)?;
                 }
                 MMUEXT_FLUSH_CACHE => return Err(-EACCES),
                 MMUEXT_FLUSH_CACHE_GLOBAL => return Err(-EINVAL),
@@ -1135,7 +1170,11 @@ fn memory_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i
                 // { v_start, v_end, max_mfn }
                 wr32(host, arg, HYPERVISOR_VIRT_START)?;
                 wr32(host, arg.wrapping_add(4), 0xFFE0_0000)?;
-                wr32(host, arg.wrapping_add(8), (0xFFE0_0000 - HYPERVISOR_VIRT_START) / 4 - 1)?;
+                wr32(
+                    host,
+                    arg.wrapping_add(8),
+                    (0xFFE0_0000 - HYPERVISOR_VIRT_START) / 4 - 1,
+                )?;
                 Ok(0)
             }
             XENMEM_memory_map => {
