@@ -12,7 +12,7 @@ use crate::cpu::{GuestCpu, EAX, EBX, ECX, EDI, EDX, ESI};
 use crate::mmu::{Access, GuestAddr, GuestMemory};
 use alloc::vec::Vec;
 use hypercall_abi::errno::{
-    EACCES, EFAULT, EINVAL, ENOENT, ENOSPC, ENOSYS, EOPNOTSUPP, EPERM, ESRCH, ETIME,
+    EACCES, EFAULT, EINVAL, ENOENT, ENOSPC, ENOSYS, EOPNOTSUPP, EPERM, ESRCH,
 };
 use hypercall_abi::xen::Hypercall;
 
@@ -1106,9 +1106,16 @@ fn vcpu_op(dom: &mut PvDomain, cmd: u32, vcpu: u32, arg: u32, host: &mut dyn PvH
                     return Err(-EINVAL);
                 }
                 let t = rd64(host, arg)?;
-                let flags = rd32(host, arg.wrapping_add(8))?;
-                if flags & VCPU_SSHOTTMR_future != 0 && t < host.now_ns() {
-                    return Err(-ETIME);
+                // The flags are copied with the struct (an unreadable one is -EFAULT), unused.
+                rd32(host, arg.wrapping_add(8))?;
+                if t < host.now_ns() {
+                    // VCPUOP_set_singleshot_timer (xen/common/domain.c, 4.17): an expired
+                    // timeout stops the timer and sends the timer event at once, returning
+                    // 0; VCPU_SSHOTTMR_future no longer yields -ETIME.
+                    dom.vcpus[vcpu as usize].singleshot = None;
+                    dom.evtchn
+                        .raise_virq(host.shared(), hypercall_abi::xen::VIRQ_TIMER, vcpu);
+                    return Ok(0);
                 }
                 dom.vcpus[vcpu as usize].singleshot = Some(t);
                 Ok(0)
