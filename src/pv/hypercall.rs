@@ -1222,7 +1222,11 @@ fn grant_table_op(
     let r = (|| -> Result<i32, i32> {
         match cmd {
             GNTTABOP_setup_table => {
-                for k in 0..count.min(MAX_BATCH) {
+                // compat_grant_table_op (xen/common/compat/grant_table.c): one at most.
+                if count > 1 {
+                    return Err(-EINVAL);
+                }
+                for k in 0..count {
                     // { dom u16, nr_frames u32, status i16 out, frame_list handle }
                     let at = arg.wrapping_add(16 * k);
                     let d = rd32(host, at)? as u16;
@@ -1245,7 +1249,11 @@ fn grant_table_op(
                 Ok(0)
             }
             GNTTABOP_query_size => {
-                for k in 0..count.min(MAX_BATCH) {
+                // gnttab_query_size: exactly one.
+                if count != 1 {
+                    return Err(-EINVAL);
+                }
+                for k in 0..count {
                     // { dom u16, nr_frames u32 out, max_nr_frames u32 out, status i16 out }
                     let at = arg.wrapping_add(16 * k);
                     let d = rd32(host, at)? as u16;
@@ -1267,8 +1275,13 @@ fn grant_table_op(
                 Ok(0)
             }
             GNTTABOP_set_version => {
-                // Version 2 is not offered (Xen booted with gnttab=max-ver:1 answers so).
+                // Version 2 is not offered: gnttab_set_version with max_version 1 (Xen
+                // booted with gnttab=max-ver:1) answers -ENOSYS for it, -EINVAL for a
+                // version that is neither 1 nor 2.
                 let v = rd32(host, arg)?;
+                if v == 2 {
+                    return Err(-ENOSYS);
+                }
                 if v != 1 {
                     return Err(-EINVAL);
                 }
