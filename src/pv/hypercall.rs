@@ -226,7 +226,7 @@ fn write_str(mem: &mut dyn GuestMemory, addr: u32, s: &[u8], size: usize) -> i32
     }
 }
 
-fn xen_version(cmd: u32, arg: u32, mem: &mut dyn GuestMemory) -> i32 {
+fn xen_version(cmd: u32, arg: u32, vm_assist: u32, mem: &mut dyn GuestMemory) -> i32 {
     use hypercall_abi::version::*;
     match cmd {
         XENVER_version => XEN_VERSION as i32,
@@ -255,16 +255,26 @@ fn xen_version(cmd: u32, arg: u32, mem: &mut dyn GuestMemory) -> i32 {
             let Ok(idx) = mem.read_u32(GuestAddr(arg)) else {
                 return -EFAULT;
             };
+            // do_xen_version (xen/common/kernel.c): submap 0 for a PV domU; others -EINVAL.
             let submap = if idx == 0 {
                 use hypercall_abi::version::{
-                    XENFEAT_gnttab_map_avail_bits, XENFEAT_highmem_assist,
-                    XENFEAT_mmu_pt_update_preserve_ad,
+                    XENFEAT_direct_mapped, XENFEAT_gnttab_map_avail_bits, XENFEAT_highmem_assist,
+                    XENFEAT_memory_op_vnode_supported, XENFEAT_mmu_pt_update_preserve_ad,
+                    XENFEAT_pae_pgdir_above_4gb,
                 };
-                (1 << XENFEAT_mmu_pt_update_preserve_ad)
+                let extcr3 = vm_assist & (1 << hypercall_abi::xen::VMASST_TYPE_pae_extended_cr3);
+                (1 << XENFEAT_memory_op_vnode_supported)
+                    | if extcr3 != 0 {
+                        1 << XENFEAT_pae_pgdir_above_4gb
+                    } else {
+                        0
+                    }
+                    | (1 << XENFEAT_mmu_pt_update_preserve_ad)
                     | (1 << XENFEAT_highmem_assist)
                     | (1 << XENFEAT_gnttab_map_avail_bits)
+                    | (1 << XENFEAT_direct_mapped)
             } else {
-                0
+                return -EINVAL;
             };
             match mem.write_u32(GuestAddr(arg.wrapping_add(4)), submap) {
                 Ok(()) => 0,
@@ -355,7 +365,7 @@ fn call(
                 _ => -ENOSYS,
             }
         }
-        Ok(Hypercall::XenVersion) => xen_version(a[0], a[1], host.mem()),
+        Ok(Hypercall::XenVersion) => xen_version(a[0], a[1], dom.vm_assist, host.mem()),
         Ok(Hypercall::EventChannelOp) => event_channel_op(dom, a[0], a[1], host),
         Ok(Hypercall::EventChannelOpCompat) => {
             // struct evtchn_op { cmd; union }: the union follows the command word.
@@ -527,7 +537,8 @@ fn console_io(a: [u32; 5], host: &mut dyn PvHost) -> i32 {
                 Err(_) => -EFAULT,
             }
         }
-        _ => -EINVAL,
+        // do_console_io (xen/drivers/char/console.c): unknown commands are -ENOSYS.
+        _ => -ENOSYS,
     }
 }
 
@@ -1155,7 +1166,9 @@ fn vcpu_op(dom: &mut PvDomain, cmd: u32, vcpu: u32, arg: u32, host: &mut dyn PvH
 fn memory_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i32 {
     use hypercall_abi::memory::*;
     let r = (|| -> Result<i32, i32> {
-        match cmd & 0xf {
+        // do_memory_op: the command is cmd & MEMOP_CMD_MASK (low 6 bits), the rest is the
+        // continuation's start extent.
+        match cmd & 0x3f {
             // The domain runs at its maximum: nothing can be added, and pages released are
             // not taken back (balloon drivers see zero extents done).
             XENMEM_increase_reservation | XENMEM_populate_physmap | XENMEM_decrease_reservation => {
