@@ -12,7 +12,7 @@ use crate::cpu::{GuestCpu, EAX, EBX, ECX, EDI, EDX, ESI};
 use crate::mmu::{Access, GuestAddr, GuestMemory};
 use alloc::vec::Vec;
 use hypercall_abi::errno::{
-    EACCES, EFAULT, EINVAL, ENOENT, ENOSPC, ENOSYS, EOPNOTSUPP, EPERM, ESRCH, ETIME,
+    EACCES, EFAULT, EINVAL, ENOENT, ENOSPC, ENOSYS, EOPNOTSUPP, EPERM, ESRCH,
 };
 use hypercall_abi::xen::Hypercall;
 
@@ -214,7 +214,7 @@ fn write_str(mem: &mut dyn GuestMemory, addr: u32, s: &[u8], size: usize) -> i32
     }
 }
 
-fn xen_version(cmd: u32, arg: u32, mem: &mut dyn GuestMemory) -> i32 {
+fn xen_version(cmd: u32, arg: u32, vm_assist: u32, mem: &mut dyn GuestMemory) -> i32 {
     use hypercall_abi::version::*;
     match cmd {
         XENVER_version => XEN_VERSION as i32,
@@ -243,16 +243,26 @@ fn xen_version(cmd: u32, arg: u32, mem: &mut dyn GuestMemory) -> i32 {
             let Ok(idx) = mem.read_u32(GuestAddr(arg)) else {
                 return -EFAULT;
             };
+            // do_xen_version (xen/common/kernel.c): submap 0 for a PV domU; others -EINVAL.
             let submap = if idx == 0 {
                 use hypercall_abi::version::{
-                    XENFEAT_gnttab_map_avail_bits, XENFEAT_highmem_assist,
-                    XENFEAT_mmu_pt_update_preserve_ad,
+                    XENFEAT_direct_mapped, XENFEAT_gnttab_map_avail_bits, XENFEAT_highmem_assist,
+                    XENFEAT_memory_op_vnode_supported, XENFEAT_mmu_pt_update_preserve_ad,
+                    XENFEAT_pae_pgdir_above_4gb,
                 };
-                (1 << XENFEAT_mmu_pt_update_preserve_ad)
+                let extcr3 = vm_assist & (1 << hypercall_abi::xen::VMASST_TYPE_pae_extended_cr3);
+                (1 << XENFEAT_memory_op_vnode_supported)
+                    | if extcr3 != 0 {
+                        1 << XENFEAT_pae_pgdir_above_4gb
+                    } else {
+                        0
+                    }
+                    | (1 << XENFEAT_mmu_pt_update_preserve_ad)
                     | (1 << XENFEAT_highmem_assist)
                     | (1 << XENFEAT_gnttab_map_avail_bits)
+                    | (1 << XENFEAT_direct_mapped)
             } else {
-                0
+                return -EINVAL;
             };
             match mem.write_u32(GuestAddr(arg.wrapping_add(4)), submap) {
                 Ok(()) => 0,
@@ -343,7 +353,7 @@ fn call(
                 _ => -ENOSYS,
             }
         }
-        Ok(Hypercall::XenVersion) => xen_version(a[0], a[1], host.mem()),
+        Ok(Hypercall::XenVersion) => xen_version(a[0], a[1], dom.vm_assist, host.mem()),
         Ok(Hypercall::EventChannelOp) => event_channel_op(dom, a[0], a[1], host),
         Ok(Hypercall::EventChannelOpCompat) => {
             // struct evtchn_op { cmd; union }: the union follows the command word.
@@ -511,7 +521,8 @@ fn console_io(a: [u32; 5], host: &mut dyn PvHost) -> i32 {
                 Err(_) => -EFAULT,
             }
         }
-        _ => -EINVAL,
+        // do_console_io (xen/drivers/char/console.c): unknown commands are -ENOSYS.
+        _ => -ENOSYS,
     }
 }
 
@@ -736,9 +747,29 @@ fn check_foreigndom(dom: &PvDomain, fd: u32) -> Result<(), i32> {
     }
 }
 
+/// get_pg_owner (xen/common/page_alloc.c), for mmu_update and mmuext_op's foreigndom, with
+/// the only domain there is: DOMID_SELF names it; its own id is refused ("Cannot specify
+/// itself as foreign domain", -ESRCH), as is any unknown id. DOMID_XEN exists but XSM
+/// refuses it to a domU (-EPERM); DOMID_IO (dom_io) is not modelled and refused with -EPERM.
+fn get_pg_owner(fd: u32) -> Result<(), i32> {
+    let d = fd as u16;
+    if d == hypercall_abi::xen::DOMID_SELF {
+        Ok(())
+    } else if d == hypercall_abi::xen::DOMID_IO || d == hypercall_abi::xen::DOMID_XEN {
+        Err(-EPERM)
+    } else {
+        Err(-ESRCH)
+    }
+}
+
 fn mmu_update(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Outcome) {
     use hypercall_abi::xen::*;
-    if let Err(e) = check_foreigndom(dom, a[3]) {
+    // do_mmu_update: foreigndom's upper half names the page tables' owner, plus one.
+    let pt_dom = a[3] >> 16;
+    if pt_dom != 0 && pt_dom - 1 != u32::from(dom.domid) {
+        return (-ESRCH, Outcome::Continue);
+    }
+    if let Err(e) = get_pg_owner(a[3]) {
         return (e, Outcome::Continue);
     }
     let count = a[1] & !0x8000_0000;
@@ -753,15 +784,18 @@ fn mmu_update(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, O
         let r = (|| -> Result<(), i32> {
             let ptr = rd64(host, at)?;
             let val = rd64(host, at.wrapping_add(8))?;
-            match ptr & 3 {
+            // do_mmu_update: the command is ptr & (sizeof(l1_pgentry_t) - 1); 4..7 are
+            // unknown (-ENOSYS).
+            match ptr & 7 {
                 MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_NO_TRANSLATE => {
                     dom.mmu
-                        .update_entry(host, ptr & !3, val, UpdateKind::Normal)?;
+                        .update_entry(host, ptr & !7, val, UpdateKind::Normal)?;
                 }
                 MMU_PT_UPDATE_PRESERVE_AD => {
                     dom.mmu
-                        .update_entry(host, ptr & !3, val, UpdateKind::PreserveAd)?;
+                        .update_entry(host, ptr & !7, val, UpdateKind::PreserveAd)?;
                 }
+                4..=7 => return Err(-ENOSYS),
                 _ => {
                     // MMU_MACHPHYS_UPDATE: ptr is the machine address of a frame.
                     let mfn = u32::try_from(ptr >> 12).map_err(|_| -EINVAL)?;
@@ -790,7 +824,7 @@ fn mmu_update(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, O
 
 fn mmuext_op(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Outcome) {
     use hypercall_abi::xen::*;
-    if let Err(e) = check_foreigndom(dom, a[3]) {
+    if let Err(e) = get_pg_owner(a[3]) {
         return (e, Outcome::Continue);
     }
     let count = a[1] & !0x8000_0000;
@@ -824,7 +858,8 @@ fn mmuext_op(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Ou
                 | MMUEXT_TLB_FLUSH_ALL
                 | MMUEXT_INVLPG_ALL => {}
                 MMUEXT_TLB_FLUSH_MULTI | MMUEXT_INVLPG_MULTI => {
-                    rd32(host, arg2)?;
+                    // do_mmuext_op: a vCPU mask vcpumask_to_pcpumask cannot read is -EINVAL.
+                    rd32(host, arg2).map_err(|_| -EINVAL)?;
                 }
                 MMUEXT_FLUSH_CACHE => return Err(-EACCES),
                 MMUEXT_FLUSH_CACHE_GLOBAL => return Err(-EINVAL),
@@ -1067,9 +1102,16 @@ fn vcpu_op(dom: &mut PvDomain, cmd: u32, vcpu: u32, arg: u32, host: &mut dyn PvH
                     return Err(-EINVAL);
                 }
                 let t = rd64(host, arg)?;
-                let flags = rd32(host, arg.wrapping_add(8))?;
-                if flags & VCPU_SSHOTTMR_future != 0 && t < host.now_ns() {
-                    return Err(-ETIME);
+                // The flags are copied with the struct (an unreadable one is -EFAULT), unused.
+                rd32(host, arg.wrapping_add(8))?;
+                if t < host.now_ns() {
+                    // VCPUOP_set_singleshot_timer (xen/common/domain.c, 4.17): an expired
+                    // timeout stops the timer and sends the timer event at once, returning
+                    // 0; VCPU_SSHOTTMR_future no longer yields -ETIME.
+                    dom.vcpus[vcpu as usize].singleshot = None;
+                    dom.evtchn
+                        .raise_virq(host.shared(), hypercall_abi::xen::VIRQ_TIMER, vcpu);
+                    return Ok(0);
                 }
                 dom.vcpus[vcpu as usize].singleshot = Some(t);
                 Ok(0)
@@ -1109,7 +1151,9 @@ fn vcpu_op(dom: &mut PvDomain, cmd: u32, vcpu: u32, arg: u32, host: &mut dyn PvH
 fn memory_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i32 {
     use hypercall_abi::memory::*;
     let r = (|| -> Result<i32, i32> {
-        match cmd & 0xf {
+        // do_memory_op: the command is cmd & MEMOP_CMD_MASK (low 6 bits), the rest is the
+        // continuation's start extent.
+        match cmd & 0x3f {
             // The domain runs at its maximum: nothing can be added, and pages released are
             // not taken back (balloon drivers see zero extents done).
             XENMEM_increase_reservation | XENMEM_populate_physmap | XENMEM_decrease_reservation => {
@@ -1176,7 +1220,11 @@ fn grant_table_op(
     let r = (|| -> Result<i32, i32> {
         match cmd {
             GNTTABOP_setup_table => {
-                for k in 0..count.min(MAX_BATCH) {
+                // compat_grant_table_op (xen/common/compat/grant_table.c): one at most.
+                if count > 1 {
+                    return Err(-EINVAL);
+                }
+                for k in 0..count {
                     // { dom u16, nr_frames u32, status i16 out, frame_list handle }
                     let at = arg.wrapping_add(16 * k);
                     let d = rd32(host, at)? as u16;
@@ -1199,7 +1247,11 @@ fn grant_table_op(
                 Ok(0)
             }
             GNTTABOP_query_size => {
-                for k in 0..count.min(MAX_BATCH) {
+                // gnttab_query_size: exactly one.
+                if count != 1 {
+                    return Err(-EINVAL);
+                }
+                for k in 0..count {
                     // { dom u16, nr_frames u32 out, max_nr_frames u32 out, status i16 out }
                     let at = arg.wrapping_add(16 * k);
                     let d = rd32(host, at)? as u16;
@@ -1221,8 +1273,13 @@ fn grant_table_op(
                 Ok(0)
             }
             GNTTABOP_set_version => {
-                // Version 2 is not offered (Xen booted with gnttab=max-ver:1 answers so).
+                // Version 2 is not offered: gnttab_set_version with max_version 1 (Xen
+                // booted with gnttab=max-ver:1) answers -ENOSYS for it, -EINVAL for a
+                // version that is neither 1 nor 2.
                 let v = rd32(host, arg)?;
+                if v == 2 {
+                    return Err(-ENOSYS);
+                }
                 if v != 1 {
                     return Err(-EINVAL);
                 }

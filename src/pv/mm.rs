@@ -16,7 +16,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
-use hypercall_abi::errno::{EINVAL, EPERM};
+use hypercall_abi::errno::{EBUSY, EINVAL, EPERM};
 
 pub const PAGE_PRESENT: u64 = 1;
 pub const PAGE_RW: u64 = 2;
@@ -27,9 +27,10 @@ pub const PAGE_NX: u64 = 1 << 63;
 
 /// Flags Xen accepts in an entry (`base_disallow_mask`'s complement): P, RW, US, A, D, the
 /// available bits 9-11 and 52-62, NX. Caching attributes, PSE and G are refused, except that
-/// G is allowed in an L1 entry (`L1_DISALLOW_MASK`).
+/// G is allowed in an L1 entry (`L1_DISALLOW_MASK`, which refuses `_PAGE_GNTTAB` instead).
 const BASE_ALLOWED: u64 = 0x1 | 0x2 | 0x4 | 0x20 | 0x40 | 0xe00 | (0x7ff << 52) | PAGE_NX;
-const L1_ALLOWED: u64 = BASE_ALLOWED | 0x100;
+/// `_PAGE_GNTTAB` (flags bit 22, entry bit 62) is refused in L1 entries: L1_DISALLOW_MASK.
+const L1_ALLOWED: u64 = (BASE_ALLOWED | 0x100) & !(1 << 62);
 /// `l3_disallow_mask` for a 32-bit guest is 0xFFFFF198: no NX, no high available bits.
 const L3_ALLOWED: u64 = 0x1 | 0x2 | 0x4 | 0x20 | 0x40 | 0xe00;
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
@@ -293,20 +294,32 @@ impl PvMmu {
         if e & PAGE_PRESENT == 0 {
             return Ok(());
         }
+        if table == PageType::L1 {
+            // get_page_from_l1e (xen/arch/x86/mm.c): disallowed flags are -EINVAL; a frame
+            // that is neither our RAM nor shared with us is I/O memory a domU may not map
+            // (-EPERM, or -EINVAL for the INVALID_MFN pattern); a writable mapping of a
+            // frame that cannot take PGT_writable_page (a page table, a GDT frame) is
+            // `could_not_pin`: -EBUSY.
+            if e & !L1_ALLOWED & !ADDR_MASK != 0 {
+                return Err(-EINVAL);
+            }
+            let Some(mfn) = entry_mfn(e).filter(|&m| self.is_ram(m) || host.is_shared_frame(m))
+            else {
+                return Err(if e & ADDR_MASK == ADDR_MASK {
+                    -EINVAL
+                } else {
+                    -EPERM
+                });
+            };
+            if e & PAGE_RW != 0 {
+                return self
+                    .get_type(host, mfn, PageType::Writable, false)
+                    .map_err(|_| -EBUSY);
+            }
+            return Ok(());
+        }
         let mfn = entry_mfn(e).ok_or(-EINVAL)?;
         match table {
-            PageType::L1 => {
-                if e & !L1_ALLOWED & !ADDR_MASK != 0 {
-                    return Err(-EINVAL);
-                }
-                if e & PAGE_RW != 0 {
-                    self.get_type(host, mfn, PageType::Writable, false)
-                } else if self.is_ram(mfn) || host.is_shared_frame(mfn) {
-                    Ok(())
-                } else {
-                    Err(-EINVAL)
-                }
-            }
             PageType::L2 => {
                 if e & !BASE_ALLOWED & !ADDR_MASK != 0 {
                     return Err(-EINVAL);

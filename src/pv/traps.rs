@@ -27,6 +27,9 @@ pub enum BounceError {
 pub const VCPU_INFO_UPCALL_MASK: u32 = 1;
 pub const VCPU_INFO_CR2: u32 = 8;
 
+/// The user-mode bit of a #PF error code.
+const PFEC_USER_MODE: u32 = 1 << 2;
+
 /// Deliver `vector` (with `error` if the vector has one) to the guest's handler.
 /// `shared_info` is where vCPU 0's vcpu_info is reachable in guest memory, if mapped.
 pub fn bounce(
@@ -45,6 +48,14 @@ pub fn bounce(
     if cs & !3 == 0 {
         return Err(BounceError::NoHandler(vector));
     }
+    // Xen re-sets the #PF error code's user bit for the guest: clear in guest kernel mode
+    // (ring 1), set in user mode (pv_inject_event, xen/arch/x86/pv/traps.c).
+    let error = match error {
+        Some(e) if vector == Vector::PF as u8 => {
+            Some((e & !PFEC_USER_MODE) | if cpu.cpl == 3 { PFEC_USER_MODE } else { 0 })
+        }
+        e => e,
+    };
     bounce_to(dom, cpu, mem, cs, eip, error, flags & 4 != 0, selectors).map_err(|e| match e {
         BounceError::NoHandler(_) => BounceError::NoHandler(vector),
         e => e,

@@ -8,9 +8,6 @@
 
 XEN_TEST_GUEST_NOTES("xdbt-console");
 
-#define __HYPERVISOR_event_channel_op 32
-#define EVTCHNOP_send 4
-
 struct xencons_interface {
     char in[1024];
     char out[2048];

@@ -7,13 +7,6 @@
 
 XEN_TEST_GUEST_NOTES("xdbt-fpu");
 
-struct trap_info {
-    uint8_t vector;
-    uint8_t flags;
-    uint16_t cs;
-    uint32_t address;
-};
-
 volatile uint32_t nm_count;
 
 void trap_nm(void);

@@ -8,13 +8,6 @@
 
 XEN_TEST_GUEST_NOTES("xdbt-traps");
 
-struct trap_info {
-    uint8_t vector;
-    uint8_t flags;
-    uint16_t cs;
-    uint32_t address;
-};
-
 volatile uint32_t seen[256], seen_err[256], seen_cs[256];
 
 /* Handlers: record the vector and error code, step over the faulting instruction (its
