@@ -979,6 +979,9 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
     };
     let time = TimeBase::calibrate();
     let mut dom = PvDomain::new(DOMID, layout.nr_pages, 1);
+    // What libxc puts in the vCPU context (pae_extended_cr3 for such kernels) and Xen copies
+    // into the domain (arch_set_info_guest).
+    dom.vm_assist = layout.vcpu.vm_assist;
     dom.evtchn.connect_backend(cfg.store_evtchn, 0, 1);
     dom.evtchn.connect_backend(cfg.console_evtchn, 0, 2);
     dom.vcpus[0].next_periodic = Some(dom.vcpus[0].period_ns);

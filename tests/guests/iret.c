@@ -15,13 +15,6 @@ XEN_TEST_GUEST_NOTES("xdbt-iret");
 #define RING3_CS 0xe02b
 #define RING3_DS 0xe033
 
-struct trap_info {
-    uint8_t vector;
-    uint8_t flags;
-    uint16_t cs;
-    uint32_t address;
-};
-
 static void check(int ok, const char *what)
 {
     if (!ok) {

@@ -14,13 +14,6 @@ XEN_TEST_GUEST_NOTES("xdbt-privop");
 #define PHYSDEVOP_set_iopl      6
 #define PHYSDEVOP_set_iobitmap  7
 
-struct trap_info {
-    uint8_t vector;
-    uint8_t flags;
-    uint16_t cs;
-    uint32_t address;
-};
-
 volatile uint32_t gp_count, gp_err, ud_count, db_count;
 volatile uint32_t skip_len;
 

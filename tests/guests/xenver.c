@@ -1,8 +1,3 @@
-/* PENDING: the feature-submap check fails (bit 4, XENFEAT_pae_pgdir_above_4gb, missing)
- * because src/hosted/pvrun.rs does not copy the boot context's vm_assist (libxc sets
- * VMASST_TYPE_pae_extended_cr3 for PAE_MODE "yes"; Xen's arch_set_info_guest makes it
- * d->vm_assist) into PvDomain::vm_assist, so do_xen_version sees no pae_extended_cr3.
- * Everything else in this guest passes. */
 /*
  * xenver: xen_version sub-ops (xen/common/kernel.c do_xen_version) and vm_assist
  * (xen/common/domain.c do_vm_assist, PV32_VM_ASSIST_MASK in asm/domain.h).
