@@ -9,7 +9,10 @@
 use super::{Error, Result};
 use crate::exit::Fault;
 use crate::mmu::{check, Access, GuestAddr, GuestMemory, Prot, PAGE_SIZE};
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
 
 const PAGES: usize = 1 << 20;
 /// Host address space reserved below the window: the engine's poll page lives there.
@@ -19,21 +22,42 @@ pub const GUARD_BELOW: usize = 1 << 16;
 const GUARD_ABOVE: usize = 1 << 16;
 const WINDOW: usize = 1 << 32;
 
+/// A handle on a window. Clones share it: the vCPU that runs in a window and the vCPU that
+/// changes its mappings (a page-table update seen by another vCPU's address space) may be
+/// different threads, so all state is atomic or locked.
+#[derive(Clone)]
 pub struct Window {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     /// Start of the whole reservation (guard included).
     reservation: *mut u8,
     /// Host address of guest address 0.
     base: *mut u8,
-    prot: Vec<Prot>,
-    /// Pages that translated code was read from (host write-protected).
-    code: Vec<u64>,
-    /// Code pages written since the engine last looked (their translations are stale).
-    dirty: Vec<u32>,
+    /// Guest permissions per page (`Prot` bits).
+    prot: Vec<AtomicU8>,
+    /// Code pages shared with the windows of the other vCPUs of the same guest.
+    code: Arc<CodeSet>,
+    /// Code pages written or remapped since the engine last looked (stale translations).
+    dirty: Mutex<Vec<u32>>,
+    has_dirty: AtomicBool,
 }
 
-// SAFETY: the window is plain memory owned by this struct; moving it between threads moves
-// the ownership of the mapping with it.
-unsafe impl Send for Window {}
+/// Pages that translated code was read from, by guest linear address, for all the windows
+/// of one guest: they stay host write-protected in every window, so a write from any vCPU
+/// tells every vCPU's engine that the code changed (cross-modifying code).
+struct CodeSet {
+    bits: Vec<AtomicU64>,
+    members: Mutex<Vec<Weak<Inner>>>,
+}
+
+// SAFETY: `Inner` owns its reservation (the raw pointers only name it); its metadata is
+// atomics and mutexes, and the guest memory itself is only accessed with volatile copies,
+// as memory shared with the guest's vCPU threads.
+unsafe impl Send for Inner {}
+// SAFETY: as above: every field is safe to use from several threads at once.
+unsafe impl Sync for Inner {}
 
 fn host_prot(p: Prot, code: bool) -> i32 {
     let mut h = libc::PROT_NONE;
@@ -52,6 +76,20 @@ fn os_err(what: &'static str) -> Error {
 
 impl Window {
     pub fn new() -> Result<Window> {
+        let code = Arc::new(CodeSet {
+            bits: (0..PAGES / 64).map(|_| AtomicU64::new(0)).collect(),
+            members: Mutex::new(Vec::new()),
+        });
+        Self::with_code(code)
+    }
+
+    /// A new window (its own 4 GiB reservation) for another vCPU of the same guest: code
+    /// pages are tracked across both.
+    pub fn sibling(&self) -> Result<Window> {
+        Self::with_code(self.inner.code.clone())
+    }
+
+    fn with_code(code: Arc<CodeSet>) -> Result<Window> {
         let total = GUARD_BELOW + WINDOW + GUARD_ABOVE;
         // SAFETY: a fresh anonymous PROT_NONE reservation; no existing memory is touched.
         let p = unsafe {
@@ -68,32 +106,41 @@ impl Window {
             return Err(os_err("reserving the guest window"));
         }
         let reservation = p.cast::<u8>();
-        Ok(Window {
+        let inner = Arc::new(Inner {
             reservation,
             // SAFETY: the offset stays inside the reservation made above.
             base: unsafe { reservation.add(GUARD_BELOW) },
-            prot: alloc::vec![Prot::empty(); PAGES],
-            code: alloc::vec![0; PAGES / 64],
-            dirty: Vec::new(),
-        })
+            prot: (0..PAGES).map(|_| AtomicU8::new(0)).collect(),
+            code,
+            dirty: Mutex::new(Vec::new()),
+            has_dirty: AtomicBool::new(false),
+        });
+        lock(&inner.code.members).push(Arc::downgrade(&inner));
+        Ok(Window { inner })
+    }
+
+    /// Windows sharing this one's code pages (itself included), still alive.
+    fn members(&self) -> Vec<Arc<Inner>> {
+        let mut m = lock(&self.inner.code.members);
+        m.retain(|w| w.strong_count() > 0);
+        m.iter().filter_map(Weak::upgrade).collect()
     }
 
     /// Host address of guest address 0 (the GS base of translated code).
     pub fn base(&self) -> *mut u8 {
-        self.base
+        self.inner.base
     }
 
     /// Host address of the page just below the window, used as the engine's poll page.
     pub fn poll_page(&self) -> *mut u8 {
-        // SAFETY: GUARD_BELOW >= one page, so this is inside the reservation.
-        unsafe { self.base.sub(PAGE_SIZE as usize) }
+        self.inner.poll_page()
     }
 
     /// Host address of the FPU gate page, two pages below the window: every x87/MMX/SSE
     /// instruction loads from it first, so closing it makes them raise #NM (CR0.TS).
     pub fn fpu_gate_page(&self) -> *mut u8 {
         // SAFETY: GUARD_BELOW >= two pages, so this is inside the reservation.
-        unsafe { self.base.sub(2 * PAGE_SIZE as usize) }
+        unsafe { self.inner.base.sub(2 * PAGE_SIZE as usize) }
     }
 
     fn range(addr: GuestAddr, len: u64) -> Result<(usize, usize)> {
@@ -108,35 +155,6 @@ impl Window {
         Ok((first, n))
     }
 
-    fn is_code(&self, page: usize) -> bool {
-        self.code[page / 64] & (1 << (page % 64)) != 0
-    }
-
-    fn set_host_prot(&self, first: usize, n: usize) -> Result<()> {
-        let mut i = first;
-        while i < first + n {
-            // Coalesce runs with the same host protection into one mprotect.
-            let hp = host_prot(self.prot[i], self.is_code(i));
-            let mut j = i + 1;
-            while j < first + n && host_prot(self.prot[j], self.is_code(j)) == hp {
-                j += 1;
-            }
-            // SAFETY: [i, j) are guest pages inside the window reservation this struct owns.
-            let r = unsafe {
-                libc::mprotect(
-                    self.base.add(i * PAGE_SIZE as usize).cast(),
-                    (j - i) * PAGE_SIZE as usize,
-                    hp,
-                )
-            };
-            if r != 0 {
-                return Err(os_err("mprotect"));
-            }
-            i = j;
-        }
-        Ok(())
-    }
-
     /// Replace guest pages [first, first + n) with a fresh PROT_NONE mapping: anonymous
     /// zeroed memory, or `fd` at `offset` (shared); then give them `prot`.
     fn remap(
@@ -149,6 +167,7 @@ impl Window {
         if n == 0 {
             return Ok(());
         }
+        let w = &self.inner;
         let (flags, fd, off) = match backing {
             Some((fd, off)) => (libc::MAP_SHARED | libc::MAP_FIXED, fd, off as libc::off_t),
             None => (
@@ -160,7 +179,7 @@ impl Window {
         // SAFETY: MAP_FIXED over pages inside our own reservation; nothing else lives there.
         let p = unsafe {
             libc::mmap(
-                self.base.add(first * PAGE_SIZE as usize).cast(),
+                w.base.add(first * PAGE_SIZE as usize).cast(),
                 n * PAGE_SIZE as usize,
                 libc::PROT_NONE,
                 flags,
@@ -172,13 +191,16 @@ impl Window {
             return Err(os_err("mmap"));
         }
         for i in first..first + n {
-            self.prot[i] = prot;
-            self.drop_code(i);
+            w.set_prot(i, prot);
+            // Whatever was translated from the old page is stale in this window.
+            if w.is_code(i) {
+                w.queue_dirty(i as u32);
+            }
         }
         if prot.is_empty() {
             return Ok(());
         }
-        self.set_host_prot(first, n)
+        w.set_host_prot(first, n)
     }
 
     /// Map fresh zeroed guest pages with `prot` (replacing whatever was there).
@@ -211,23 +233,24 @@ impl Window {
     /// Change the guest permissions of mapped pages.
     pub fn protect(&mut self, addr: GuestAddr, len: u64, prot: Prot) -> Result<()> {
         let (first, n) = Self::range(addr, len)?;
+        let w = &self.inner;
         for i in first..first + n {
-            if self.prot[i].is_empty() {
+            if w.prot(i).is_empty() {
                 return Err(Error::NotMapped(i as u32 * PAGE_SIZE));
             }
         }
         for i in first..first + n {
-            self.prot[i] = prot;
-            if !prot.contains(Prot::X) {
+            w.set_prot(i, prot);
+            if !prot.contains(Prot::X) && w.is_code(i) {
                 // Code may no longer be fetched from here: stale translations must go.
-                self.drop_code(i);
+                w.queue_dirty(i as u32);
             }
         }
-        self.set_host_prot(first, n)
+        w.set_host_prot(first, n)
     }
 
     pub fn prot_of(&self, addr: GuestAddr) -> Prot {
-        self.prot[addr.page() as usize]
+        self.inner.prot(addr.page() as usize)
     }
 
     /// Lowest free page-aligned range of `len` bytes at or above `hint`, below `limit`.
@@ -236,7 +259,10 @@ impl Window {
         let mut start = hint.page() as usize;
         let end = (limit >> 12) as usize;
         while start + n <= end {
-            match (start..start + n).rev().find(|&i| !self.prot[i].is_empty()) {
+            match (start..start + n)
+                .rev()
+                .find(|&i| !self.inner.prot(i).is_empty())
+            {
                 None => return Some(GuestAddr((start as u32) << 12)),
                 Some(busy) => start = busy + 1,
             }
@@ -244,46 +270,58 @@ impl Window {
         None
     }
 
-    /// Record that translated code was read from `page`: write-protect it in the host.
+    /// Record that translated code was read from `page`: write-protect it in the host, in
+    /// this window and in the other vCPUs' windows.
     pub fn mark_code(&mut self, page: u32) {
         let i = page as usize;
-        if self.is_code(i) {
+        let bit = 1u64 << (i % 64);
+        if self.inner.code.bits[i / 64].fetch_or(bit, Ordering::SeqCst) & bit != 0 {
             return;
         }
-        self.code[i / 64] |= 1 << (i % 64);
-        if self.prot[i].contains(Prot::W) {
-            // A failure leaves the page writable; then SMC would go unnoticed, so it is fatal.
-            self.set_host_prot(i, 1)
-                .expect("write-protecting a code page");
+        for w in self.members() {
+            if w.prot(i).contains(Prot::W) {
+                // A failure leaves the page writable; then SMC would go unnoticed.
+                w.set_host_prot(i, 1)
+                    .expect("write-protecting a code page");
+            }
         }
     }
 
-    /// Forget that `page` holds code; queue it so the engine drops its translations.
-    fn drop_code(&mut self, i: usize) {
-        if self.is_code(i) {
-            self.code[i / 64] &= !(1 << (i % 64));
-            self.dirty.push(i as u32);
-        }
-    }
-
-    /// A guest write hit a code page: make it writable again and queue the invalidation.
-    /// Returns false if the page was not a code page (a real guest fault).
+    /// A guest write hit a code page: make it writable again in every window, and queue
+    /// the invalidation for every vCPU's engine; the other vCPUs are stopped so that they
+    /// notice before running their stale copy again. Returns false if the page was not a
+    /// code page (a real guest fault).
     pub fn code_write_fault(&mut self, page: u32) -> bool {
         let i = page as usize;
-        if i >= PAGES || !self.is_code(i) || !self.prot[i].contains(Prot::W) {
+        if i >= PAGES || !self.inner.is_code(i) || !self.inner.prot(i).contains(Prot::W) {
             return false;
         }
-        self.drop_code(i);
-        self.set_host_prot(i, 1).is_ok()
+        self.invalidate_code(i);
+        true
+    }
+
+    fn invalidate_code(&self, i: usize) {
+        let bit = 1u64 << (i % 64);
+        self.inner.code.bits[i / 64].fetch_and(!bit, Ordering::SeqCst);
+        for w in self.members() {
+            w.queue_dirty(i as u32);
+            let _ = w.set_host_prot(i, 1);
+            if !Arc::ptr_eq(&w, &self.inner) {
+                // SAFETY: the poll page is part of that window's reservation and only ever
+                // holds PROT_NONE or PROT_READ anonymous memory (see machine::StopHandle).
+                unsafe { libc::mprotect(w.poll_page().cast(), 4096, libc::PROT_NONE) };
+            }
+        }
     }
 
     /// Pages whose translations are stale; the engine drains this before running code.
     pub fn take_dirty(&mut self) -> Vec<u32> {
-        core::mem::take(&mut self.dirty)
+        self.inner.has_dirty.store(false, Ordering::SeqCst);
+        core::mem::take(&mut *lock(&self.inner.dirty))
     }
 
     pub fn has_dirty(&self) -> bool {
-        !self.dirty.is_empty()
+        self.inner.has_dirty.load(Ordering::SeqCst)
     }
 
     fn check_range(&self, addr: GuestAddr, len: usize, acc: Access, sys: bool) -> Result2 {
@@ -294,7 +332,7 @@ impl Window {
         let last = addr.offset(len as u32 - 1).page();
         let mut p = first;
         loop {
-            let prot = self.prot[p as usize];
+            let prot = self.inner.prot(p as usize);
             let at = if p == first { addr.0 } else { p << 12 };
             if sys {
                 if prot.is_empty() {
@@ -316,7 +354,7 @@ impl Window {
             let a = addr.0.wrapping_add(i as u32) as usize;
             // SAFETY: check_range verified every page of the range is mapped readable in the
             // guest, hence readable in the host (host protection is never weaker than R).
-            *b = unsafe { self.base.add(a).read_volatile() };
+            *b = unsafe { self.inner.base.add(a).read_volatile() };
         }
     }
 
@@ -331,26 +369,92 @@ impl Window {
         let pages = (0..n).map(|k| ((first + k) & 0xf_ffff) as usize);
         let mut forced = Vec::new();
         for p in pages.clone() {
-            let was_code = self.is_code(p);
-            self.drop_code(p);
-            if !self.prot[p].contains(Prot::W) {
+            if self.inner.is_code(p) {
+                self.invalidate_code(p);
+            }
+            if !self.inner.prot(p).contains(Prot::W) {
                 // Privileged writes (loaders, descriptor tables) to read-only pages open the
                 // page for the copy and close it again below.
-                if self.force_writable(p, true).is_ok() {
+                if self.inner.force_writable(p, true).is_ok() {
                     forced.push(p);
                 }
-            } else if was_code {
-                let _ = self.set_host_prot(p, 1);
             }
         }
         for (i, b) in data.iter().enumerate() {
             let a = addr.0.wrapping_add(i as u32) as usize;
             // SAFETY: every page of the range is mapped and host-writable (made so above).
-            unsafe { self.base.add(a).write_volatile(*b) };
+            unsafe { self.inner.base.add(a).write_volatile(*b) };
         }
         for p in forced {
-            let _ = self.set_host_prot(p, 1);
+            let _ = self.inner.set_host_prot(p, 1);
         }
+    }
+
+    /// Privileged read: ignores guest permissions, faults only on unmapped pages.
+    pub fn peek(&self, addr: GuestAddr, buf: &mut [u8]) -> core::result::Result<(), Fault> {
+        self.check_range(addr, buf.len(), Access::Read, true)?;
+        self.copy_out(addr, buf);
+        Ok(())
+    }
+
+    /// Privileged write (loaders, the system layer): ignores guest permissions.
+    pub fn poke(&mut self, addr: GuestAddr, data: &[u8]) -> core::result::Result<(), Fault> {
+        self.check_range(addr, data.len(), Access::Write, true)?;
+        self.copy_in(addr, data);
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    fn prot(&self, i: usize) -> Prot {
+        Prot::from_bits_truncate(self.prot[i].load(Ordering::Relaxed))
+    }
+
+    fn set_prot(&self, i: usize, p: Prot) {
+        self.prot[i].store(p.bits(), Ordering::Relaxed);
+    }
+
+    fn is_code(&self, page: usize) -> bool {
+        self.code.bits[page / 64].load(Ordering::Relaxed) & (1 << (page % 64)) != 0
+    }
+
+    fn queue_dirty(&self, page: u32) {
+        lock(&self.dirty).push(page);
+        self.has_dirty.store(true, Ordering::SeqCst);
+    }
+
+    fn poll_page(&self) -> *mut u8 {
+        // SAFETY: GUARD_BELOW >= one page, so this is inside the reservation.
+        unsafe { self.base.sub(PAGE_SIZE as usize) }
+    }
+
+    fn set_host_prot(&self, first: usize, n: usize) -> Result<()> {
+        let mut i = first;
+        while i < first + n {
+            // Coalesce runs with the same host protection into one mprotect.
+            let hp = host_prot(self.prot(i), self.is_code(i));
+            let mut j = i + 1;
+            while j < first + n && host_prot(self.prot(j), self.is_code(j)) == hp {
+                j += 1;
+            }
+            // SAFETY: [i, j) are guest pages inside the window reservation this struct owns.
+            let r = unsafe {
+                libc::mprotect(
+                    self.base.add(i * PAGE_SIZE as usize).cast(),
+                    (j - i) * PAGE_SIZE as usize,
+                    hp,
+                )
+            };
+            if r != 0 {
+                return Err(os_err("mprotect"));
+            }
+            i = j;
+        }
+        Ok(())
     }
 
     fn force_writable(&self, i: usize, w: bool) -> Result<()> {
@@ -372,20 +476,6 @@ impl Window {
         }
         Ok(())
     }
-
-    /// Privileged read: ignores guest permissions, faults only on unmapped pages.
-    pub fn peek(&self, addr: GuestAddr, buf: &mut [u8]) -> core::result::Result<(), Fault> {
-        self.check_range(addr, buf.len(), Access::Read, true)?;
-        self.copy_out(addr, buf);
-        Ok(())
-    }
-
-    /// Privileged write (loaders, the system layer): ignores guest permissions.
-    pub fn poke(&mut self, addr: GuestAddr, data: &[u8]) -> core::result::Result<(), Fault> {
-        self.check_range(addr, data.len(), Access::Write, true)?;
-        self.copy_in(addr, data);
-        Ok(())
-    }
 }
 
 type Result2 = core::result::Result<(), Fault>;
@@ -404,9 +494,10 @@ impl GuestMemory for Window {
     }
 }
 
-impl Drop for Window {
+impl Drop for Inner {
     fn drop(&mut self) {
-        // SAFETY: the reservation was made in `new` with this size and is not used after.
+        // SAFETY: the reservation was made in `with_code` with this size; the last handle
+        // is gone, so nothing uses it any more.
         unsafe {
             libc::munmap(self.reservation.cast(), GUARD_BELOW + WINDOW + GUARD_ABOVE);
         }
@@ -418,7 +509,7 @@ impl crate::mmu::JitMemory for Window {
         self
     }
     fn host_base(&self) -> usize {
-        self.base as usize
+        self.inner.base as usize
     }
     fn prot_of(&self, addr: GuestAddr) -> Prot {
         Window::prot_of(self, addr)
