@@ -32,7 +32,11 @@ pub struct Machine {
 
 impl Machine {
     pub fn new() -> Result<Machine> {
-        let mem = Window::new()?;
+        Self::with_window(Window::new()?)
+    }
+
+    /// A machine running in `mem` (e.g. a sibling window of another vCPU of the guest).
+    pub fn with_window(mem: Window) -> Result<Machine> {
         let exec = super::execmem::alloc(CODE_CACHE_SIZE)?;
         let stack = super::execmem::alloc_stack(JIT_STACK_SIZE)?;
         let engine = Engine::new(exec, stack, Some(&super::execmem::CLOCK));
@@ -232,6 +236,13 @@ pub struct StopHandle {
 }
 
 impl StopHandle {
+    /// The handle of the vCPU that will run in `w`.
+    pub fn for_window(w: &Window) -> StopHandle {
+        StopHandle {
+            poll_page: w.poll_page() as usize,
+        }
+    }
+
     /// The poll page's address, for a signal handler that stops the vCPU with mprotect.
     pub fn poll_page_addr(&self) -> usize {
         self.poll_page

@@ -8,6 +8,7 @@
 //! The console and xenstore backends run on the vCPU thread when the guest notifies them.
 
 use super::machine::{Machine, StopHandle};
+use super::Window;
 use crate::cpu::seg::{SegReg, Segment};
 use crate::exit::{Exit, Vector};
 use crate::mmu::{GuestAddr, Prot};
@@ -22,7 +23,7 @@ use crate::pv::xenstore::{DomainConfig, XenStore};
 use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,8 @@ pub struct PvOptions {
     pub xenstore: Vec<(String, String)>,
     /// Console input: bytes from a file, or stdin when None.
     pub console_input: Option<Vec<u8>>,
+    /// vCPUs (1..=MAX_VCPUS).
+    pub vcpus: u32,
     /// The domain's name (xenstore `name`).
     pub name: String,
 }
@@ -61,6 +64,13 @@ struct Frames {
     m2p0: u32,
     nr_m2p: u32,
 }
+
+// SAFETY: the frame space is a shared mapping owned by `Frames`; every access through it
+// is atomic (`atomic_*`) or a checked copy made before the vCPUs start (`write`), so the
+// vCPU threads may share it as they share guest RAM.
+unsafe impl Sync for Frames {}
+// SAFETY: as above; the mapping is not tied to the creating thread.
+unsafe impl Send for Frames {}
 
 impl Frames {
     fn new(nr_ram: u32) -> Result<Frames, String> {
@@ -452,10 +462,98 @@ impl crate::pv::xenstore::RingPage for StoreRing<'_> {
     }
 }
 
-/// What the PV layer reaches through `PvHost` on this vCPU.
+/// Everything the vCPU threads share. `state` is the domain lock: hypercalls, trap
+/// delivery and timers take it; translated code runs without it.
+struct Shared<'a> {
+    frames: &'a Frames,
+    console: &'a Console,
+    time: TimeBase,
+    /// Each vCPU's window; any vCPU may change another's mappings (page-table updates).
+    wins: Vec<Window>,
+    alarms: Vec<Arc<Alarm>>,
+    stops: Vec<StopHandle>,
+    /// vCPUs sleeping in SCHEDOP_block/poll (an event for them must wake them).
+    blocked: Vec<AtomicBool>,
+    state: Mutex<DomState<'a>>,
+    deadline: Option<Instant>,
+    result: Mutex<Option<i32>>,
+    done: AtomicBool,
+    trace: bool,
+}
+
+struct DomState<'a> {
+    dom: PvDomain,
+    store: Store<'a>,
+}
+
+impl<'a> Shared<'a> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DomState<'a>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn si(&self) -> SharedInfoPage<'a> {
+        SharedInfoPage {
+            frames: self.frames,
+            base: self.frames.shared_info as usize * 4096,
+        }
+    }
+
+    fn host(&self, v: usize) -> Host<'a> {
+        Host {
+            frames: self.frames,
+            wins: self.wins.clone(),
+            v,
+            time: self.time,
+            console: self.console,
+            sh: self.si(),
+            notified: Vec::new(),
+        }
+    }
+
+    /// The domain ends with `code` (the first vCPU to decide wins); every vCPU stops.
+    fn finish(&self, code: i32) {
+        let mut r = self.result.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_none() {
+            *r = Some(code);
+        }
+        drop(r);
+        self.done.store(true, Ordering::SeqCst);
+        for w in 0..self.alarms.len() {
+            self.kick(w);
+        }
+    }
+
+    fn kick(&self, w: usize) {
+        self.alarms[w].kick(self.stops[w]);
+    }
+
+    /// Wake or interrupt the other vCPUs that have an upcall pending they can take.
+    fn kick_pending(&self, from: usize) {
+        let si = self.si();
+        for w in 0..self.alarms.len() {
+            if w == from {
+                continue;
+            }
+            let vi = event::vcpu_info_off(w as u32);
+            if si.load_u8(vi + event::VI_UPCALL_PENDING) != 0
+                && (si.load_u8(vi + event::VI_UPCALL_MASK) == 0
+                    || self.blocked[w].load(Ordering::SeqCst))
+            {
+                self.kick(w);
+            }
+        }
+    }
+
+    fn timed_out(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
+/// What the PV layer reaches through `PvHost` on vCPU `v`.
 struct Host<'a> {
     frames: &'a Frames,
-    win: &'a mut super::Window,
+    wins: Vec<Window>,
+    v: usize,
     time: TimeBase,
     console: &'a Console,
     sh: SharedInfoPage<'a>,
@@ -485,9 +583,12 @@ impl MmHost for Host<'_> {
                 .store(v, Ordering::SeqCst)
         }
     }
-    fn map(&mut self, va: u32, n: u32, mfn: u32, prot: PageProt) {
+    fn map(&mut self, vcpu: usize, va: u32, n: u32, mfn: u32, prot: PageProt) {
+        let Some(win) = self.wins.get_mut(vcpu) else {
+            return;
+        };
         if !self.frames.frame_ok(mfn.saturating_add(n.max(1) - 1)) {
-            let _ = self.win.unmap(GuestAddr(va), u64::from(n) * 4096);
+            let _ = win.unmap(GuestAddr(va), u64::from(n) * 4096);
             return;
         }
         let mut p = Prot::R;
@@ -497,7 +598,7 @@ impl MmHost for Host<'_> {
         if prot.exec {
             p |= Prot::X;
         }
-        let _ = self.win.map_fd(
+        let _ = win.map_fd(
             GuestAddr(va),
             u64::from(n) * 4096,
             self.frames.fd,
@@ -505,14 +606,16 @@ impl MmHost for Host<'_> {
             p,
         );
     }
-    fn unmap(&mut self, va: u32, n: u32) {
-        let _ = self.win.unmap(GuestAddr(va), u64::from(n) * 4096);
+    fn unmap(&mut self, vcpu: usize, va: u32, n: u32) {
+        if let Some(win) = self.wins.get_mut(vcpu) {
+            let _ = win.unmap(GuestAddr(va), u64::from(n) * 4096);
+        }
     }
 }
 
 impl PvHost for Host<'_> {
     fn mem(&mut self) -> &mut dyn crate::mmu::GuestMemory {
-        self.win
+        &mut self.wins[self.v]
     }
     fn shared(&mut self) -> &mut dyn SharedPage {
         &mut self.sh
@@ -725,20 +828,19 @@ impl PrivEnv for HostedPrivEnv {
 fn privileged(
     m: &mut Machine,
     dom: &mut PvDomain,
-    frames: &Frames,
-    console: &Console,
-    time: TimeBase,
+    sh: &Shared,
+    v: usize,
     ud: bool,
 ) -> Option<Option<(u8, Option<u32>)>> {
     let mut env = HostedPrivEnv {
         cr3_mfn: dom.mmu.cr3_mfn().unwrap_or(0),
         nr_pages: dom.nr_pages,
-        tsc_khz: (time.tsc_hz / 1000).min(u64::from(u32::MAX)) as u32,
+        tsc_khz: (sh.time.tsc_hz / 1000).min(u64::from(u32::MAX)) as u32,
         arch_iopl: dom.vm_assist & (1 << hypercall_abi::xen::VMASST_TYPE_architectural_iopl) != 0,
         ts: None,
     };
     let mut cpu = m.cpu().clone();
-    let st = &mut dom.vcpus[dom.cur].privs;
+    let st = &mut dom.vcpus[v].privs;
     let out = if ud {
         privop::emulate_ud(st, &mut cpu, &mut m.mem, &mut env)
     } else {
@@ -748,7 +850,7 @@ fn privileged(
         PrivOutcome::NotEmulated => return None,
         PrivOutcome::NewCr3 { mfn, next_eip } => {
             // A CR3 write is MMUEXT_NEW_BASEPTR; if Xen's checks fail, the #GP stands.
-            let mut host = host_for(m, frames, console, time);
+            let mut host = sh.host(v);
             if dom.mmu.new_baseptr(&mut host, mfn).is_err() {
                 return None;
             }
@@ -818,13 +920,13 @@ fn publish_time(sh: &mut dyn SharedPage, t: &TimeBase, v: u32) {
 
 /// Reload the guest's descriptor tables into the machine after set_gdt / SET_LDT /
 /// update_descriptor.
-fn reload_descriptors(m: &mut Machine, dom: &PvDomain, g: &[u64]) {
+fn reload_descriptors(m: &mut Machine, dom: &PvDomain, v: usize, g: &[u64]) {
     for i in 0..hypercall::FIRST_RESERVED_GDT_ENTRY as usize {
         if i < m.gdt.len() {
             m.gdt[i] = g.get(i).copied().unwrap_or(0);
         }
     }
-    let v = &dom.vcpus[dom.cur];
+    let v = &dom.vcpus[v];
     m.ldt.clear();
     for i in 0..v.ldt_ents {
         let mut b = [0u8; 8];
@@ -846,17 +948,10 @@ fn reload_descriptors(m: &mut Machine, dom: &PvDomain, g: &[u64]) {
 /// guest kernel write to one of its L1 tables, mapped read-only, is emulated and validated
 /// like mmu_update. The instruction runs once on a private copy of the page, and what it
 /// changed is applied entry by entry. Returns false to deliver the original #PF.
-fn ptwr(
-    m: &mut Machine,
-    dom: &mut PvDomain,
-    frames: &Frames,
-    console: &Console,
-    time: TimeBase,
-    cr2: u32,
-) -> bool {
+fn ptwr(m: &mut Machine, dom: &mut PvDomain, sh: &Shared, v: usize, cr2: u32) -> bool {
     let va = cr2 & !0xfff;
     let (target, before) = {
-        let host = host_for(m, frames, console, time);
+        let host = sh.host(v);
         let Some((_, _, e)) = dom.mmu.l1_entry_of(&host, cr2) else {
             return false;
         };
@@ -889,7 +984,7 @@ fn ptwr(
             && m.cpu().eip != saved.eip
             && m.mem.peek(GuestAddr(va), &mut after).is_ok();
     }
-    let mut host = host_for(m, frames, console, time);
+    let mut host = sh.host(v);
     // Back to the real, read-only mapping of the table.
     dom.mmu.refresh_va(&mut host, va);
     if ok {
@@ -934,10 +1029,12 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
+    let nr_vcpus = opts.vcpus.clamp(1, MAX_VCPUS);
     let nr_pages = opts.memory_mib.saturating_mul(256);
     let mut cfg = BuildConfig {
         cmdline: &opts.cmdline,
         ramdisk_len: opts.ramdisk.as_ref().map(|r| r.len() as u32),
+        nr_vcpus,
         ..BuildConfig::new(opts.memory_mib)
     };
     // shared_info is Xen's frame, above the domain's RAM (Frames::new's layout).
@@ -953,13 +1050,17 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
         eprintln!("xdbt: internal: builder used {} pages", layout.nr_pages);
         return EXIT_BAD_INPUT;
     }
-    let setup = || -> Result<(Machine, Frames), String> {
+    let setup = || -> Result<(Vec<Window>, Frames), String> {
         let mut frames = Frames::new(layout.nr_pages)?;
         populate(&layout, image, opts.ramdisk.as_deref(), &mut frames)?;
-        let mut m = Machine::new().map_err(|e| e.to_string())?;
-        // The M2P, read-only at the start of the hypervisor hole (MACH2PHYS_COMPAT_VIRT_START).
-        m.mem
-            .map_fd(
+        let first = Window::new().map_err(|e| e.to_string())?;
+        let mut wins = vec![first.clone()];
+        for _ in 1..nr_vcpus {
+            wins.push(first.sibling().map_err(|e| e.to_string())?);
+        }
+        for w in &mut wins {
+            // The M2P, read-only at MACH2PHYS_COMPAT_VIRT_START, in every address space.
+            w.map_fd(
                 GuestAddr(crate::pv::mm::HYPERVISOR_VIRT_START),
                 u64::from(frames.nr_m2p) * 4096,
                 frames.fd,
@@ -967,10 +1068,10 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
                 Prot::R,
             )
             .map_err(|e| e.to_string())?;
-        set_ring1(&mut m, &layout);
-        Ok((m, frames))
+        }
+        Ok((wins, frames))
     };
-    let (mut m, frames) = match setup() {
+    let (wins, frames) = match setup() {
         Ok(x) => x,
         Err(e) => {
             eprintln!("xdbt: {e}");
@@ -978,28 +1079,31 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
         }
     };
     let time = TimeBase::calibrate();
-    let mut dom = PvDomain::new(DOMID, layout.nr_pages, 1);
+    let mut dom = PvDomain::new(DOMID, layout.nr_pages, nr_vcpus);
     // What libxc puts in the vCPU context (pae_extended_cr3 for such kernels) and Xen copies
     // into the domain (arch_set_info_guest).
     dom.vm_assist = layout.vcpu.vm_assist;
     dom.evtchn.connect_backend(cfg.store_evtchn, 0, 1);
     dom.evtchn.connect_backend(cfg.console_evtchn, 0, 2);
-    dom.vcpus[0].next_periodic = Some(dom.vcpus[0].period_ns);
+    for v in &mut dom.vcpus {
+        v.next_periodic = Some(v.period_ns);
+    }
     let input = Arc::new(Mutex::new(VecDeque::new()));
     let console = Console {
         page: layout.console_pfn.0 as usize * 4096,
         port: cfg.console_evtchn,
         input: input.clone(),
     };
-    let alarm = Alarm::start(m.stop_handle());
-    install_shutdown_signals(m.stop_handle());
+    let stops: Vec<StopHandle> = wins.iter().map(StopHandle::for_window).collect();
+    let alarms: Vec<Arc<Alarm>> = stops.iter().map(|s| Alarm::start(*s)).collect();
+    install_shutdown_signals(stops[0]);
     match &opts.console_input {
         Some(bytes) => input
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(bytes.iter().copied()),
         None => {
-            let (q, a, stop) = (input.clone(), alarm.clone(), m.stop_handle());
+            let (q, a, stop) = (input.clone(), alarms[0].clone(), stops[0]);
             std::thread::spawn(move || {
                 let mut buf = [0u8; 256];
                 let mut stdin = std::io::stdin();
@@ -1015,60 +1119,92 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             });
         }
     }
-    let deadline = opts.timeout.map(|t| Instant::now() + t);
-    let code = {
-        let mut host = host_for(&mut m, &frames, &console, time);
-        init_shared_info(host.shared(), &time, layout.nr_pages);
-        let booted = dom.mmu.boot(&mut host, layout.l3_pfn.0);
-        drop(host);
-        if let Err(e) = booted {
-            eprintln!("xdbt: the start-of-day page tables do not validate ({e})");
-            alarm.quit();
+    let mut xs = XenStore::new(&DomainConfig {
+        domid: DOMID,
+        name: opts.name.as_str(),
+        uuid: *b"xdbt-guest-uuid\0",
+        memory_kib: u64::from(opts.memory_mib) * 1024,
+        max_memory_kib: u64::from(opts.memory_mib) * 1024,
+        vcpus: nr_vcpus,
+        store_port: cfg.store_evtchn,
+        store_mfn: u64::from(layout.xenstore_pfn.0),
+        console_port: cfg.console_evtchn,
+        console_mfn: u64::from(layout.console_pfn.0),
+    });
+    for (k, v) in &opts.xenstore {
+        if let Err(e) = xs.write(k, v.as_bytes()) {
+            eprintln!("xdbt: --xenstore {k}={v}: {}", e.name());
+            alarms.iter().for_each(|a| a.quit());
             return EXIT_BAD_INPUT;
         }
-        let name = opts.name.as_str();
-        let mut xs = XenStore::new(&DomainConfig {
-            domid: DOMID,
-            name,
-            uuid: *b"xdbt-guest-uuid\0",
-            memory_kib: u64::from(opts.memory_mib) * 1024,
-            max_memory_kib: u64::from(opts.memory_mib) * 1024,
-            vcpus: 1,
-            store_port: cfg.store_evtchn,
-            store_mfn: u64::from(layout.xenstore_pfn.0),
-            console_port: cfg.console_evtchn,
-            console_mfn: u64::from(layout.console_pfn.0),
-        });
-        for (k, v) in &opts.xenstore {
-            if let Err(e) = xs.write(k, v.as_bytes()) {
-                eprintln!("xdbt: --xenstore {k}={v}: {}", e.name());
-                alarm.quit();
-                return EXIT_BAD_INPUT;
-            }
-        }
-        let mut ring = StoreRing {
-            frames: &frames,
-            base: layout.xenstore_pfn.0 as usize * 4096,
-        };
-        XenStore::init_ring(&mut ring);
-        let mut store = Store {
-            xs,
-            ring,
-            port: cfg.store_evtchn,
-        };
-        vcpu_loop(
-            &mut m, &mut dom, &frames, &console, &mut store, time, &alarm, deadline,
-        )
+    }
+    let mut ring = StoreRing {
+        frames: &frames,
+        base: layout.xenstore_pfn.0 as usize * 4096,
     };
-    alarm.quit();
+    XenStore::init_ring(&mut ring);
+    let store = Store {
+        xs,
+        ring,
+        port: cfg.store_evtchn,
+    };
+    let shared = Shared {
+        frames: &frames,
+        console: &console,
+        time,
+        wins,
+        alarms,
+        stops,
+        blocked: (0..nr_vcpus).map(|_| AtomicBool::new(false)).collect(),
+        state: Mutex::new(DomState { dom, store }),
+        deadline: opts.timeout.map(|t| Instant::now() + t),
+        result: Mutex::new(None),
+        done: AtomicBool::new(false),
+        // XDBT_TRACE=1: every hypercall with its arguments and result, on stderr.
+        trace: std::env::var_os("XDBT_TRACE").is_some(),
+    };
+    {
+        let mut host = shared.host(0);
+        init_shared_info(host.shared(), &time, layout.nr_pages);
+        let booted = shared.lock().dom.mmu.boot(&mut host, layout.l3_pfn.0);
+        if let Err(e) = booted {
+            eprintln!("xdbt: the start-of-day page tables do not validate ({e})");
+            shared.alarms.iter().for_each(|a| a.quit());
+            return EXIT_BAD_INPUT;
+        }
+    }
+    let stats: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..nr_vcpus as usize)
+            .map(|v| {
+                let (shared, layout) = (&shared, &layout);
+                s.spawn(move || vcpu_thread(shared, v, layout, opts.stats))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    shared.alarms.iter().for_each(|a| a.quit());
     // Whatever the guest left in the console ring.
     console.drain(&frames);
+    let code = shared
+        .result
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or(EXIT_CRASH);
     if opts.stats {
-        eprint!("{}", m.stats().kv_lines());
-        eprintln!("hypercalls={}", dom.hypercalls);
-        let s = dom.mmu.stats;
+        for (v, st) in stats.iter().enumerate() {
+            if nr_vcpus > 1 {
+                eprintln!("vcpu={v}");
+            }
+            eprint!("{st}");
+        }
+        let st = shared.lock();
+        eprintln!("hypercalls={}", st.dom.hypercalls);
+        let s = st.dom.mmu.stats;
         eprintln!(
-            "pt_updates={}\nbaseptr_switches={}\npages_mapped={}",
+            "pt_updates={}\npt_baseptr_switches={}\npt_pages_mapped={}",
             s.pt_updates, s.baseptr_switches, s.pages_mapped
         );
         eprintln!(
@@ -1079,22 +1215,100 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
     code
 }
 
-fn host_for<'a>(
-    m: &'a mut Machine,
-    frames: &'a Frames,
-    console: &'a Console,
-    time: TimeBase,
-) -> Host<'a> {
-    Host {
-        frames,
-        win: &mut m.mem,
-        time,
-        console,
-        sh: SharedInfoPage {
-            frames,
-            base: frames.shared_info as usize * 4096,
-        },
-        notified: Vec::new(),
+/// The most vCPUs `xdbt run` gives a guest.
+pub const MAX_VCPUS: u32 = 8;
+
+/// One vCPU's host thread: vCPU 0 starts at the kernel's entry; the others wait for
+/// VCPUOP_initialise + VCPUOP_up. Returns the translator statistics for `--stats`.
+fn vcpu_thread(sh: &Shared, v: usize, layout: &BootLayout, stats: bool) -> String {
+    let mut m = match Machine::with_window(sh.wins[v].clone()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("xdbt: vCPU {v}: {e}");
+            sh.finish(EXIT_CRASH);
+            return String::new();
+        }
+    };
+    set_ring1(&mut m, layout);
+    if v != 0 && !park(sh, v, &mut m) {
+        return String::new();
+    }
+    if let Some(code) = vcpu_loop(sh, v, &mut m) {
+        sh.finish(code);
+    }
+    if stats {
+        m.stats().kv_lines()
+    } else {
+        String::new()
+    }
+}
+
+/// Wait until vCPU `v` is up; on its first start, load the registers VCPUOP_initialise gave.
+/// False when the domain ended meanwhile.
+fn park(sh: &Shared, v: usize, m: &mut Machine) -> bool {
+    loop {
+        if sh.done.load(Ordering::SeqCst) {
+            return false;
+        }
+        {
+            let mut st = sh.lock();
+            let dom = &mut st.dom;
+            if dom.vcpus[v].up {
+                if let Some(r) = dom.vcpus[v].start.take() {
+                    let g = {
+                        let host = sh.host(v);
+                        dom.enter(v);
+                        let g = hypercall::guest_gdt(dom, v, &host);
+                        dom.leave();
+                        g
+                    };
+                    reload_descriptors(m, dom, v, &g);
+                    let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
+                    let sel = selector_fn(&gdt, &ldt);
+                    let segs = [
+                        SegReg::Cs,
+                        SegReg::Ss,
+                        SegReg::Ds,
+                        SegReg::Es,
+                        SegReg::Fs,
+                        SegReg::Gs,
+                    ];
+                    let cpu = m.cpu_mut();
+                    cpu.gpr = r.gpr;
+                    cpu.eip = r.eip;
+                    cpu.eflags = (r.eflags & !0x3000) | 0x202;
+                    for (k, s) in segs.iter().enumerate() {
+                        let seg = if r.sel[k] & !3 == 0 {
+                            Segment::default()
+                        } else {
+                            match sel(r.sel[k]) {
+                                Some(x) => x,
+                                None => {
+                                    drop(st);
+                                    crash_report(
+                                        m,
+                                        &format!("vCPU {v}: bad selector {:#x}", r.sel[k]),
+                                    );
+                                    sh.finish(EXIT_CRASH);
+                                    return false;
+                                }
+                            }
+                        };
+                        *cpu.seg_mut(*s) = seg;
+                    }
+                    cpu.cpl = (r.sel[0] & 3) as u8;
+                    m.flush_code();
+                }
+                return true;
+            }
+        }
+        sh.blocked[v].store(true, Ordering::SeqCst);
+        sh.alarms[v].sleep(sh.deadline);
+        sh.blocked[v].store(false, Ordering::SeqCst);
+        if sh.timed_out() {
+            sh.finish(EXIT_TIMEOUT);
+            return false;
+        }
     }
 }
 
@@ -1110,49 +1324,49 @@ fn sync_mask_out(dom: &PvDomain, sh: &mut dyn SharedPage) {
 }
 
 /// A vCPU with nothing to run (SCHEDOP_block / SCHEDOP_poll): sleep until `done` holds,
-/// serving timers and console input meanwhile, without burning the host CPU.
-struct Idle<'a> {
-    console: &'a Console,
-    frames: &'a Frames,
-    time: TimeBase,
-    alarm: &'a Alarm,
-    deadline: Option<Instant>,
-}
-
-impl Idle<'_> {
-    /// False if the run's time limit passed first.
-    fn wait(
-        &self,
-        dom: &mut PvDomain,
-        sh: &mut SharedInfoPage,
-        until: Option<u64>,
-        done: impl Fn(&SharedInfoPage) -> bool,
-    ) -> bool {
-        loop {
-            if self.console.feed(self.frames) {
-                dom.evtchn.notify_from_backend(sh, self.console.port);
-            }
-            let now = self.time.now_ns();
-            publish_time(sh, &self.time, dom.cur as u32);
-            dom.fire_timers(sh, dom.cur, now);
-            if done(sh) || until.is_some_and(|u| now >= u) {
-                return true;
-            }
-            if self.deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-            let t = [dom.next_deadline(dom.cur), until]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|ns| self.time.instant_of(ns, now, Instant::now()));
-            let wake = match (t, self.deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            self.alarm.arm(None);
-            self.alarm.sleep(wake);
+/// serving timers and console input meanwhile, without burning the host CPU. False if the
+/// domain ended or the run's time limit passed first.
+fn idle(sh: &Shared, v: usize, until: Option<u64>, done: impl Fn(&SharedInfoPage) -> bool) -> bool {
+    let mut si = sh.si();
+    loop {
+        if sh.done.load(Ordering::SeqCst) {
+            return false;
         }
+        let now = sh.time.now_ns();
+        let next = {
+            let mut st = sh.lock();
+            let dom = &mut st.dom;
+            if sh.console.feed(sh.frames) {
+                dom.evtchn.notify_from_backend(&mut si, sh.console.port);
+            }
+            publish_time(&mut si, &sh.time, v as u32);
+            dom.fire_timers(&mut si, v, now);
+            dom.next_deadline(v)
+        };
+        sh.kick_pending(v);
+        if done(&si) || until.is_some_and(|u| now >= u) {
+            return true;
+        }
+        if sh.timed_out() {
+            return false;
+        }
+        let t = [next, until]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|ns| sh.time.instant_of(ns, now, Instant::now()));
+        let wake = match (t, sh.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        sh.alarms[v].arm(None);
+        sh.blocked[v].store(true, Ordering::SeqCst);
+        // An event that arrived between the check above and now has kicked the alarm, so
+        // this sleep returns at once.
+        if !done(&si) {
+            sh.alarms[v].sleep(wake);
+        }
+        sh.blocked[v].store(false, Ordering::SeqCst);
     }
 }
 
@@ -1204,77 +1418,111 @@ impl Store<'_> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn vcpu_loop(
+/// Deliver an exception (with vCPU `v` entered in the domain): `None` to go on, or the
+/// exit code when the guest has no usable handler (Xen crashes the domain then).
+fn deliver_fault(
     m: &mut Machine,
     dom: &mut PvDomain,
-    frames: &Frames,
-    console: &Console,
-    store: &mut Store,
-    time: TimeBase,
-    alarm: &Alarm,
-    deadline: Option<Instant>,
-) -> i32 {
-    let si_base = frames.shared_info as usize * 4096;
-    let mut sh = SharedInfoPage {
-        frames,
-        base: si_base,
-    };
+    si: &mut SharedInfoPage,
+    v: usize,
+    f: crate::exit::Fault,
+) -> Option<i32> {
+    let vec = f.vector as u8;
+    if f.vector == Vector::PF {
+        m.cpu_mut().cr2 = f.cr2;
+        si.store_u32(event::vcpu_info_off(v as u32) + VI_CR2, f.cr2);
+    }
+    let err = traps::has_error_code(vec).then_some(f.error_code);
+    if let Err(e) = deliver(m, dom, si, vec, err) {
+        crash_report(
+            m,
+            &format!("vCPU {v}: {f:?} with no usable handler ({e:?})"),
+        );
+        return Some(EXIT_CRASH);
+    }
+    None
+}
+
+/// Run vCPU `v` until the domain ends (`Some(exit code)`) or another vCPU ended it (`None`).
+fn vcpu_loop(sh: &Shared, v: usize, m: &mut Machine) -> Option<i32> {
+    let mut si = sh.si();
     let mut last_publish = 0u64;
-    // XDBT_TRACE=1: every hypercall with its arguments and result, on stderr.
-    let trace = std::env::var_os("XDBT_TRACE").is_some();
     let mut shutdown_sent = false;
     loop {
-        if !shutdown_sent && SHUTDOWN_ASKED.load(Ordering::SeqCst) > 0 {
-            shutdown_sent = true;
-            eprintln!("xdbt: asking the guest to power off (control/shutdown); again to kill");
-            let _ = store.xs.write("control/shutdown", b"poweroff");
-            store.service(dom, &mut sh);
+        if sh.done.load(Ordering::SeqCst) {
+            return None;
         }
-        // Backends and timers first, then an upcall if one is due.
-        if console.feed(frames) {
-            dom.evtchn.notify_from_backend(&mut sh, console.port);
-        }
-        let now = time.now_ns();
-        if now.wrapping_sub(last_publish) >= 1_000_000 {
-            publish_time(&mut sh, &time, dom.cur as u32);
-            last_publish = now;
-        }
-        dom.fire_timers(&mut sh, dom.cur, now);
-        if dom.event_callback.1 != 0 && EventChannels::upcall_due(&sh, dom.cur as u32) {
-            sync_mask_in(dom, &sh);
-            let mut cpu = m.cpu().clone();
-            let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
-            let sel = selector_fn(&gdt, &ldt);
-            if let Err(e) = traps::bounce_event(dom, &mut cpu, &mut m.mem, &sel) {
-                crash_report(m, &format!("event upcall: {e:?}"));
-                return EXIT_CRASH;
+        // Backends and timers first, then an upcall if one is due (under the domain lock).
+        let now = sh.time.now_ns();
+        let next = {
+            let mut st = sh.lock();
+            let DomState { dom, store } = &mut *st;
+            dom.enter(v);
+            if v == 0 && !shutdown_sent && SHUTDOWN_ASKED.load(Ordering::SeqCst) > 0 {
+                shutdown_sent = true;
+                eprintln!("xdbt: asking the guest to power off (control/shutdown); again to kill");
+                let _ = store.xs.write("control/shutdown", b"poweroff");
+                store.service(dom, &mut si);
             }
-            *m.cpu_mut() = cpu;
-            sync_mask_out(dom, &mut sh);
-        }
-        let next = dom
-            .next_deadline(dom.cur)
-            .map(|ns| time.instant_of(ns, now, Instant::now()));
-        let wake = match (next, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        alarm.arm(wake);
-        let exit = m.run();
-        match exit {
-            Exit::SoftInt { vector: 0x82, .. } if m.cpu().cpl == 1 && m.cpu().gpr[0] == 23 => {
-                // HYPERVISOR_iret: the stub pushed EAX and never returns.
-                sync_mask_in(dom, &sh);
+            if sh.console.feed(sh.frames) {
+                dom.evtchn.notify_from_backend(&mut si, sh.console.port);
+            }
+            if now.wrapping_sub(last_publish) >= 1_000_000 {
+                publish_time(&mut si, &sh.time, v as u32);
+                last_publish = now;
+            }
+            dom.fire_timers(&mut si, v, now);
+            if dom.event_callback.1 != 0 && EventChannels::upcall_due(&si, v as u32) {
+                sync_mask_in(dom, &si);
                 let mut cpu = m.cpu().clone();
                 let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
                 let sel = selector_fn(&gdt, &ldt);
-                if let Err(e) = traps::hypervisor_iret(dom, &mut cpu, &mut m.mem, &sel) {
-                    crash_report(m, &format!("HYPERVISOR_iret: {e:?}"));
-                    return EXIT_CRASH;
+                if let Err(e) = traps::bounce_event(dom, &mut cpu, &mut m.mem, &sel) {
+                    dom.leave();
+                    drop(st);
+                    crash_report(m, &format!("vCPU {v}: event upcall: {e:?}"));
+                    return Some(EXIT_CRASH);
                 }
                 *m.cpu_mut() = cpu;
-                sync_mask_out(dom, &mut sh);
+                sync_mask_out(dom, &mut si);
+            }
+            let next = dom.next_deadline(v);
+            dom.leave();
+            next
+        };
+        sh.kick_pending(v);
+        let next = next.map(|ns| sh.time.instant_of(ns, now, Instant::now()));
+        let wake = match (next, sh.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        sh.alarms[v].arm(wake);
+        let exit = m.run();
+        if sh.done.load(Ordering::SeqCst) {
+            return None;
+        }
+        let mut st = sh.lock();
+        let DomState { dom, store } = &mut *st;
+        dom.enter(v);
+        let mut end = None;
+        let mut wait: Option<Outcome> = None;
+        match exit {
+            Exit::SoftInt { vector: 0x82, .. } if m.cpu().cpl == 1 && m.cpu().gpr[0] == 23 => {
+                // HYPERVISOR_iret: the stub pushed EAX and never returns.
+                sync_mask_in(dom, &si);
+                let mut cpu = m.cpu().clone();
+                let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
+                let sel = selector_fn(&gdt, &ldt);
+                match traps::hypervisor_iret(dom, &mut cpu, &mut m.mem, &sel) {
+                    Ok(()) => {
+                        *m.cpu_mut() = cpu;
+                        sync_mask_out(dom, &mut si);
+                    }
+                    Err(e) => {
+                        crash_report(m, &format!("vCPU {v}: HYPERVISOR_iret: {e:?}"));
+                        end = Some(EXIT_CRASH);
+                    }
+                }
             }
             Exit::SoftInt { vector, len } if vector != 0x82 || m.cpu().cpl != 1 => {
                 // `int n`: delivered if the gate's DPL allows it from this ring, else #GP.
@@ -1283,119 +1531,112 @@ fn vcpu_loop(
                     .iter()
                     .find(|t| t.0 == vector)
                     .map(|t| t.1 & 3);
-                let (v, err) = if vector != 0x82 && dpl.is_some_and(|d| d >= m.cpu().cpl) {
+                let (vec, err) = if vector != 0x82 && dpl.is_some_and(|d| d >= m.cpu().cpl) {
                     (vector, None)
                 } else {
                     let c = m.cpu_mut();
                     c.eip = c.eip.wrapping_sub(u32::from(len));
                     (13, Some((u32::from(vector) << 3) | 2))
                 };
-                if let Err(e) = deliver(m, dom, &mut sh, v, err) {
-                    crash_report(m, &format!("{e:?}"));
-                    return EXIT_CRASH;
+                if let Err(e) = deliver(m, dom, &mut si, vec, err) {
+                    crash_report(m, &format!("vCPU {v}: {e:?}"));
+                    end = Some(EXIT_CRASH);
                 }
             }
             Exit::Fault(f)
                 if (f.vector == Vector::GP && f.error_code == 0) || f.vector == Vector::UD =>
             {
                 let ud = f.vector == Vector::UD;
+                let mut far_done = None;
                 if ud && m.cpu().cpl < 3 {
                     // iret / far jmp / call / ret, run natively by a ring-1 kernel on Xen.
                     let mut cpu = m.cpu().clone();
                     let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
                     let sel = selector_fn(&gdt, &ldt);
                     if let Some(r) = far::emulate(&mut cpu, &mut m.mem, &sel) {
-                        let fault = match r {
+                        far_done = Some(match r {
                             Ok(()) => {
                                 let flush = cpu.seg != m.cpu().seg;
                                 *m.cpu_mut() = cpu;
                                 if flush {
                                     m.flush_code();
                                 }
-                                continue;
+                                None
                             }
-                            Err(f) => f,
-                        };
-                        if fault.vector == Vector::PF {
-                            m.cpu_mut().cr2 = fault.cr2;
-                            sh.store_u32(event::vcpu_info_off(dom.cur as u32) + VI_CR2, fault.cr2);
-                        }
-                        let v = fault.vector as u8;
-                        let err = traps::has_error_code(v).then_some(fault.error_code);
-                        if let Err(e) = deliver(m, dom, &mut sh, v, err) {
-                            crash_report(m, &format!("{fault:?} with no usable handler ({e:?})"));
-                            return EXIT_CRASH;
-                        }
-                        continue;
+                            Err(fault) => deliver_fault(m, dom, &mut si, v, fault),
+                        });
                     }
                 }
-                let deliver_now = match privileged(m, dom, frames, console, time, ud) {
-                    None => Some((f.vector as u8, (!ud).then_some(0))),
-                    Some(x) => x,
-                };
-                if let Some((v, err)) = deliver_now {
-                    if v == 14 {
-                        sh.store_u32(event::vcpu_info_off(dom.cur as u32) + VI_CR2, m.cpu().cr2);
-                    }
-                    if let Err(e) = deliver(m, dom, &mut sh, v, err) {
-                        crash_report(m, &format!("{f:?} with no usable handler ({e:?})"));
-                        return EXIT_CRASH;
+                match far_done {
+                    Some(e) => end = e,
+                    None => {
+                        let deliver_now = match privileged(m, dom, sh, v, ud) {
+                            None => Some((f.vector as u8, (!ud).then_some(0))),
+                            Some(x) => x,
+                        };
+                        if let Some((vec, err)) = deliver_now {
+                            let fault = crate::exit::Fault {
+                                vector: Vector::from_u8(vec).unwrap_or(Vector::GP),
+                                error_code: err.unwrap_or(0),
+                                cr2: m.cpu().cr2,
+                            };
+                            end = deliver_fault(m, dom, &mut si, v, fault);
+                        }
                     }
                 }
             }
             Exit::Fault(f) => {
-                let v = f.vector as u8;
                 if f.vector == Vector::NM {
                     // Xen clears the virtual TS when it bounces #NM (do_device_not_available).
                     dom.fpu_ts = false;
                     m.set_fpu_ts(false);
                 }
-                if f.vector == Vector::PF
+                let emulated = f.vector == Vector::PF
                     && f.error_code & 0x13 == 0x3
                     && m.cpu().cpl == 1
                     && dom.vm_assist & (1 << 2) != 0
-                    && ptwr(m, dom, frames, console, time, f.cr2)
-                {
-                    continue;
-                }
-                let err = traps::has_error_code(v).then_some(f.error_code);
-                if f.vector == Vector::PF {
-                    sh.store_u32(event::vcpu_info_off(dom.cur as u32) + VI_CR2, f.cr2);
-                }
-                if let Err(e) = deliver(m, dom, &mut sh, v, err) {
-                    crash_report(m, &format!("{f:?} with no usable handler ({e:?})"));
-                    return EXIT_CRASH;
+                    && ptwr(m, dom, sh, v, f.cr2);
+                if !emulated {
+                    end = deliver_fault(m, dom, &mut si, v, f);
                 }
             }
             Exit::SoftInt { vector: 0x82, .. } if m.cpu().cpl == 1 => {
                 let mut cpu = m.cpu().clone();
                 let ts = dom.fpu_ts;
-                sync_mask_in(dom, &sh);
-                let mut host = host_for(m, frames, console, time);
-                if trace {
+                sync_mask_in(dom, &si);
+                let mut host = sh.host(v);
+                if sh.trace {
                     let g = &cpu.gpr;
                     eprint!(
-                        "xdbt: hypercall {} ({:x}, {:x}, {:x}, {:x}, {:x}) at {:08x}",
+                        "xdbt: vcpu {v} hypercall {} ({:x}, {:x}, {:x}, {:x}, {:x}) at {:08x}",
                         g[0], g[3], g[1], g[2], g[6], g[7], cpu.eip
                     );
                 }
                 let out = hypercall::dispatch(dom, &mut cpu, &mut host);
-                if trace {
+                if sh.trace {
                     eprintln!(" = {}", cpu.gpr[0] as i32);
                 }
                 let store_kicked = host.notified.drain(..).any(|n| n.port == store.port);
                 let reload = core::mem::take(&mut dom.descriptors_dirty)
-                    .then(|| hypercall::guest_gdt(dom, dom.cur, &host));
+                    .then(|| hypercall::guest_gdt(dom, v, &host));
                 drop(host);
                 if let Some(g) = reload {
-                    reload_descriptors(m, dom, &g);
+                    reload_descriptors(m, dom, v, &g);
                 }
                 *m.cpu_mut() = cpu;
                 if store_kicked {
-                    store.service(dom, &mut sh);
+                    store.service(dom, &mut si);
                 }
                 if dom.fpu_ts != ts {
                     m.set_fpu_ts(dom.fpu_ts);
+                }
+                if core::mem::take(&mut dom.vcpus_changed) {
+                    // A vCPU brought up: its parked thread starts.
+                    for w in 0..sh.alarms.len() {
+                        if w != v {
+                            sh.kick(w);
+                        }
+                    }
                 }
                 match out {
                     Outcome::Shutdown(reason) => {
@@ -1403,7 +1644,7 @@ fn vcpu_loop(
                             SHUTDOWN_crash as CRASH, SHUTDOWN_poweroff as POWEROFF,
                             SHUTDOWN_reboot as REBOOT,
                         };
-                        return match reason {
+                        end = Some(match reason {
                             POWEROFF => EXIT_POWEROFF,
                             REBOOT => EXIT_REBOOT,
                             CRASH => {
@@ -1415,59 +1656,54 @@ fn vcpu_loop(
                                 eprintln!("xdbt: guest shut down (reason {reason})");
                                 EXIT_CRASH
                             }
-                        };
+                        });
                     }
                     Outcome::Block => {
                         // Events are enabled by blocking (local_event_delivery_enable).
-                        sh.swap_u8(
-                            event::vcpu_info_off(dom.cur as u32) + event::VI_UPCALL_MASK,
-                            0,
-                        );
-                        let vi = event::vcpu_info_off(dom.cur as u32);
-                        let w = Idle {
-                            console,
-                            frames,
-                            time,
-                            alarm,
-                            deadline,
-                        };
-                        if !w.wait(dom, &mut sh, None, |sh| {
-                            sh.load_u8(vi + event::VI_UPCALL_PENDING) != 0
-                        }) {
-                            eprintln!("xdbt: timeout");
-                            return EXIT_TIMEOUT;
-                        }
+                        si.swap_u8(event::vcpu_info_off(v as u32) + event::VI_UPCALL_MASK, 0);
+                        wait = Some(out);
                     }
-                    Outcome::Poll { timeout } => {
-                        let ports = dom.vcpus[dom.cur].poll_ports.clone();
-                        let until = (timeout != 0).then_some(timeout);
-                        let w = Idle {
-                            console,
-                            frames,
-                            time,
-                            alarm,
-                            deadline,
-                        };
-                        if !w.wait(dom, &mut sh, until, |sh| {
-                            EventChannels::any_pending(sh, &ports)
-                        }) {
-                            eprintln!("xdbt: timeout");
-                            return EXIT_TIMEOUT;
-                        }
-                    }
+                    Outcome::Poll { .. } => wait = Some(out),
                     _ => {}
                 }
             }
-            Exit::Stopped => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    eprintln!("xdbt: timeout (guest at eip {:08x})", m.cpu().eip);
-                    return EXIT_TIMEOUT;
-                }
-            }
+            Exit::Stopped => {}
             other => {
-                crash_report(m, &format!("{other:?}"));
-                return EXIT_CRASH;
+                crash_report(m, &format!("vCPU {v}: {other:?}"));
+                end = Some(EXIT_CRASH);
             }
+        }
+        let down = !dom.vcpus[v].up;
+        let ports = dom.vcpus[v].poll_ports.clone();
+        dom.leave();
+        drop(st);
+        sh.kick_pending(v);
+        if end.is_some() {
+            return end;
+        }
+        let ok = match wait {
+            Some(Outcome::Block) => {
+                let vi = event::vcpu_info_off(v as u32);
+                idle(sh, v, None, |si| {
+                    si.load_u8(vi + event::VI_UPCALL_PENDING) != 0
+                })
+            }
+            Some(Outcome::Poll { timeout }) => {
+                idle(sh, v, (timeout != 0).then_some(timeout), |si| {
+                    EventChannels::any_pending(si, &ports)
+                })
+            }
+            _ => !sh.timed_out(),
+        };
+        if !ok {
+            if sh.timed_out() {
+                eprintln!("xdbt: timeout (vCPU {v} at eip {:08x})", m.cpu().eip);
+                return Some(EXIT_TIMEOUT);
+            }
+            return None;
+        }
+        if down && !park(sh, v, m) {
+            return None;
         }
     }
 }

@@ -281,8 +281,7 @@ impl Window {
         for w in self.members() {
             if w.prot(i).contains(Prot::W) {
                 // A failure leaves the page writable; then SMC would go unnoticed.
-                w.set_host_prot(i, 1)
-                    .expect("write-protecting a code page");
+                w.set_host_prot(i, 1).expect("write-protecting a code page");
             }
         }
     }

@@ -12,7 +12,7 @@ use crate::cpu::{GuestCpu, EAX, EBX, ECX, EDI, EDX, ESI};
 use crate::mmu::{Access, GuestAddr, GuestMemory};
 use alloc::vec::Vec;
 use hypercall_abi::errno::{
-    EACCES, EFAULT, EINVAL, ENOENT, ENOSPC, ENOSYS, EOPNOTSUPP, EPERM, ESRCH,
+    EACCES, EEXIST, EFAULT, EINVAL, ENOENT, ENOSPC, ENOSYS, EOPNOTSUPP, EPERM, ESRCH,
 };
 use hypercall_abi::xen::Hypercall;
 
@@ -56,6 +56,10 @@ pub struct PvVcpu {
     /// Ports SCHEDOP_poll waits on.
     pub poll_ports: Vec<u32>,
     pub up: bool,
+    /// Set by VCPUOP_initialise (vCPU 0: at boot).
+    pub initialised: bool,
+    /// The registers VCPUOP_initialise gave, for the host to start the vCPU with.
+    pub start: Option<StartRegs>,
     pub ldt_base: u32,
     pub ldt_ents: u32,
     /// The GDT's frames and entry count (set_gdt).
@@ -76,6 +80,8 @@ impl Default for PvVcpu {
             next_periodic: None,
             poll_ports: Vec::new(),
             up: false,
+            initialised: false,
+            start: None,
             ldt_base: 0,
             ldt_ents: 0,
             gdt_frames: Vec::new(),
@@ -83,6 +89,18 @@ impl Default for PvVcpu {
             privs: super::privop::PrivState::default(),
         }
     }
+}
+
+/// A vCPU's first registers (vcpu_guest_context.user_regs): taken by the host when it
+/// starts the vCPU.
+#[derive(Clone, Debug, Default)]
+pub struct StartRegs {
+    /// EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI.
+    pub gpr: [u32; 8],
+    pub eip: u32,
+    pub eflags: u32,
+    /// CS, SS, DS, ES, FS, GS.
+    pub sel: [u16; 6],
 }
 
 /// Domain-wide PV state this layer keeps.
@@ -118,12 +136,15 @@ pub struct PvDomain {
     pub gnttab_version: u32,
     pub gnttab_frames: u32,
     pub watchdogs: [Option<u64>; 2],
+    /// A vCPU was brought up or down: the host starts or parks its thread.
+    pub vcpus_changed: bool,
 }
 
 impl PvDomain {
     pub fn new(domid: u16, nr_pages: u32, nr_vcpus: u32) -> PvDomain {
         let mut vcpus = alloc::vec![PvVcpu::default(); nr_vcpus.max(1) as usize];
         vcpus[0].up = true;
+        vcpus[0].initialised = true;
         PvDomain {
             domid,
             shutdown: None,
@@ -140,7 +161,11 @@ impl PvDomain {
             upcall_mask: 1,
             hypercalls: 0,
             nr_pages,
-            mmu: PvMmu::new(nr_pages),
+            mmu: {
+                let mut m = PvMmu::new(nr_pages);
+                m.set_vcpus(nr_vcpus.max(1) as usize);
+                m
+            },
             evtchn: EventChannels::new(domid, nr_vcpus.max(1)),
             vcpus,
             cur: 0,
@@ -148,7 +173,30 @@ impl PvDomain {
             gnttab_version: 1,
             gnttab_frames: 0,
             watchdogs: [None; 2],
+            vcpus_changed: false,
         }
+    }
+
+    /// Serve vCPU `v`: its per-vCPU state becomes the current one (traps, the MMU view).
+    pub fn enter(&mut self, v: usize) {
+        if v >= self.vcpus.len() {
+            return;
+        }
+        self.cur = v;
+        self.mmu.select(v);
+        let c = &self.vcpus[v];
+        self.kernel_ss = c.kernel_ss;
+        self.kernel_sp = c.kernel_sp;
+        self.fpu_ts = c.fpu_ts;
+    }
+
+    /// Store the current vCPU's state back (the counterpart of `enter`).
+    pub fn leave(&mut self) {
+        let v = self.cur;
+        let c = &mut self.vcpus[v];
+        c.kernel_ss = self.kernel_ss;
+        c.kernel_sp = self.kernel_sp;
+        c.fpu_ts = self.fpu_ts;
     }
 
     /// The next timer expiry of vCPU `v` (system time, ns).
@@ -963,6 +1011,22 @@ fn set_gdt(dom: &mut PvDomain, list: u32, ents: u32, host: &mut dyn PvHost) -> i
             Err(e) => return e,
         }
     }
+    let cur = dom.cur;
+    install_gdt(dom, cur, frames, ents, host)
+}
+
+/// Make `frames` vCPU `v`'s GDT (pv_set_gdt): validate every descriptor, then type the
+/// frames as descriptor pages.
+fn install_gdt(
+    dom: &mut PvDomain,
+    v: usize,
+    frames: Vec<u32>,
+    ents: u32,
+    host: &mut dyn PvHost,
+) -> i32 {
+    if ents > FIRST_RESERVED_GDT_ENTRY || frames.len() < ents.div_ceil(512) as usize {
+        return -EINVAL;
+    }
     // Validate every descriptor before taking the frames (Xen fixes DPL 0 up in place).
     for (k, &f) in frames.iter().enumerate() {
         if f >= dom.nr_pages {
@@ -990,13 +1054,12 @@ fn set_gdt(dom: &mut PvDomain, list: u32, ents: u32, host: &mut dyn PvHost) -> i
         }
         taken.push(f);
     }
-    let cur = dom.cur;
-    let old = core::mem::take(&mut dom.vcpus[cur].gdt_frames);
+    let old = core::mem::take(&mut dom.vcpus[v].gdt_frames);
     for f in old {
         dom.mmu.put_seg_desc(host, f);
     }
-    dom.vcpus[cur].gdt_frames = frames;
-    dom.vcpus[cur].gdt_ents = ents;
+    dom.vcpus[v].gdt_frames = frames;
+    dom.vcpus[v].gdt_ents = ents;
     dom.descriptors_dirty = true;
     0
 }
@@ -1138,7 +1201,25 @@ fn vcpu_op(dom: &mut PvDomain, cmd: u32, vcpu: u32, arg: u32, host: &mut dyn PvH
             // Accepted; the area is not kept up to date yet (docs/STATUS.md).
             VCPUOP_register_runstate_memory_area => Ok(0),
             VCPUOP_register_vcpu_info => Err(-EINVAL),
-            VCPUOP_up | VCPUOP_down | VCPUOP_initialise => Err(-ENOSYS),
+            VCPUOP_initialise => {
+                vcpu_initialise(dom, vcpu as usize, arg, host)?;
+                Ok(0)
+            }
+            VCPUOP_up => {
+                // do_vcpu_op: a vCPU must have a context before it can run.
+                let c = &mut dom.vcpus[vcpu as usize];
+                if !c.initialised {
+                    return Err(-EINVAL);
+                }
+                c.up = true;
+                dom.vcpus_changed = true;
+                Ok(0)
+            }
+            VCPUOP_down => {
+                dom.vcpus[vcpu as usize].up = false;
+                dom.vcpus_changed = true;
+                Ok(0)
+            }
             VCPUOP_send_nmi => Err(-ENOSYS),
             VCPUOP_get_physid => Err(-EPERM),
             VCPUOP_register_vcpu_time_memory_area => Err(-ENOSYS),
@@ -1204,6 +1285,91 @@ fn memory_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i
         }
     })();
     res(r)
+}
+
+/// VCPUOP_initialise (arch_set_info_guest for a 32-bit PV vCPU): the registers, GDT,
+/// kernel stack, callbacks and page-table base of a vCPU that has never run.
+fn vcpu_initialise(
+    dom: &mut PvDomain,
+    v: usize,
+    arg: u32,
+    host: &mut dyn PvHost,
+) -> Result<(), i32> {
+    use core::mem::offset_of;
+    use hypercall_abi::arch_x86_32::{CpuUserRegs as R, VcpuGuestContext as C};
+    if dom.vcpus[v].initialised {
+        return Err(-EEXIST);
+    }
+    let at = |o: usize| arg.wrapping_add(o as u32);
+    let ur = |o: usize| at(offset_of!(C, user_regs) + o);
+    let mut regs = StartRegs::default();
+    let gpr_offs = [
+        offset_of!(R, eax),
+        offset_of!(R, ecx),
+        offset_of!(R, edx),
+        offset_of!(R, ebx),
+        offset_of!(R, esp),
+        offset_of!(R, ebp),
+        offset_of!(R, esi),
+        offset_of!(R, edi),
+    ];
+    for (k, o) in gpr_offs.iter().enumerate() {
+        regs.gpr[k] = rd32(host, ur(*o))?;
+    }
+    regs.eip = rd32(host, ur(offset_of!(R, eip)))?;
+    regs.eflags = rd32(host, ur(offset_of!(R, eflags)))?;
+    let sel_offs = [
+        offset_of!(R, cs),
+        offset_of!(R, ss),
+        offset_of!(R, ds),
+        offset_of!(R, es),
+        offset_of!(R, fs),
+        offset_of!(R, gs),
+    ];
+    for (k, o) in sel_offs.iter().enumerate() {
+        let s = rd32(host, ur(*o))? as u16;
+        // fixup_guest_{code,stack}_selector: ring 0 becomes ring 1.
+        regs.sel[k] = if s & !3 != 0 && s & 3 == 0 { s | 1 } else { s };
+    }
+    let gdt_ents = rd32(host, at(offset_of!(C, gdt_ents)))?;
+    if gdt_ents > FIRST_RESERVED_GDT_ENTRY {
+        return Err(-EINVAL);
+    }
+    let mut frames = Vec::new();
+    for k in 0..gdt_ents.div_ceil(512) {
+        frames.push(rd32(host, at(offset_of!(C, gdt_frames) + 4 * k as usize))?);
+    }
+    let kernel_ss = rd32(host, at(offset_of!(C, kernel_ss)))?;
+    let kernel_sp = rd32(host, at(offset_of!(C, kernel_sp)))?;
+    let cr3 = rd32(host, at(offset_of!(C, ctrlreg) + 12))?;
+    let ldt_base = rd32(host, at(offset_of!(C, ldt_base)))?;
+    let ldt_ents = rd32(host, at(offset_of!(C, ldt_ents)))?;
+    if ldt_ents > 8192 || (ldt_ents != 0 && ldt_base & 0xfff != 0) {
+        return Err(-EINVAL);
+    }
+    // xen_cr3_to_pfn for a 32-bit guest: the frame number rotated left by 12.
+    let mfn = cr3.rotate_right(12);
+    let r = install_gdt(dom, v, frames, gdt_ents, host);
+    if r != 0 {
+        return Err(r);
+    }
+    let cur = dom.cur;
+    dom.mmu.select(v);
+    let based = dom.mmu.new_baseptr(host, mfn);
+    dom.mmu.select(cur);
+    based?;
+    let c = &mut dom.vcpus[v];
+    c.kernel_ss = if kernel_ss & 3 == 0 {
+        kernel_ss | 1
+    } else {
+        kernel_ss
+    };
+    c.kernel_sp = kernel_sp;
+    c.ldt_base = ldt_base;
+    c.ldt_ents = ldt_ents;
+    c.start = Some(regs);
+    c.initialised = true;
+    Ok(())
 }
 
 /// Grant table frames a domain may have (Xen's default `gnttab_max_frames`).

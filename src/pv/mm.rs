@@ -87,10 +87,11 @@ pub trait MmHost {
     /// Entry `idx` (0..512) of frame `mfn` (a RAM frame).
     fn read_entry(&self, mfn: u32, idx: u32) -> u64;
     fn write_entry(&mut self, mfn: u32, idx: u32, v: u64);
-    /// Map `n` guest virtual pages from `va` to consecutive frames from `mfn`.
-    fn map(&mut self, va: u32, n: u32, mfn: u32, prot: PageProt);
-    /// Unmap `n` guest virtual pages from `va`.
-    fn unmap(&mut self, va: u32, n: u32);
+    /// Map `n` guest virtual pages from `va` to consecutive frames from `mfn`, in the
+    /// address space of vCPU `vcpu`.
+    fn map(&mut self, vcpu: usize, va: u32, n: u32, mfn: u32, prot: PageProt);
+    /// Unmap `n` guest virtual pages from `va` in vCPU `vcpu`'s address space.
+    fn unmap(&mut self, vcpu: usize, va: u32, n: u32);
 }
 
 /// A guest page-table write: who asked matters for the error Xen gives.
@@ -103,16 +104,35 @@ pub enum UpdateKind {
 /// The domain's PV MMU state.
 pub struct PvMmu {
     frames: Vec<FrameInfo>,
+    /// One active view per vCPU; `cur` is the vCPU whose hypercall or fault is served.
+    views: Vec<View>,
+    cur: usize,
+    pub stats: MmStats,
+}
+
+/// The address space a vCPU runs in.
+struct View {
     /// The L3 the vCPU runs on (guest CR3 >> 12), with a type reference held.
     cr3: Option<u32>,
-    /// The active view: the L2 frame under each L3 slot, and the L1 frame (with the L2
-    /// entry's flags) under each of the 2048 L2 slots.
+    /// The L2 frame under each L3 slot, and the L1 frame (with the L2 entry's flags) under
+    /// each of the 2048 L2 slots.
     l2_at: [Option<u32>; 4],
     l1_at: Vec<Option<(u32, u64)>>,
-    /// Reverse maps of the active view: where an L1 / L2 frame is installed.
+    /// Reverse maps: where an L1 / L2 frame is installed.
     l1_rmap: BTreeMap<u32, Vec<u16>>,
     l2_rmap: BTreeMap<u32, Vec<u8>>,
-    pub stats: MmStats,
+}
+
+impl View {
+    fn new() -> View {
+        View {
+            cr3: None,
+            l2_at: [None; 4],
+            l1_at: vec![None; 2048],
+            l1_rmap: BTreeMap::new(),
+            l2_rmap: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -138,17 +158,28 @@ impl PvMmu {
     pub fn new(nr_ram_frames: u32) -> PvMmu {
         PvMmu {
             frames: vec![FrameInfo::default(); nr_ram_frames as usize],
-            cr3: None,
-            l2_at: [None; 4],
-            l1_at: vec![None; 2048],
-            l1_rmap: BTreeMap::new(),
-            l2_rmap: BTreeMap::new(),
+            views: vec![View::new()],
+            cur: 0,
             stats: MmStats::default(),
         }
     }
 
+    /// Keep an address space for each of `n` vCPUs.
+    pub fn set_vcpus(&mut self, n: usize) {
+        while self.views.len() < n.max(1) {
+            self.views.push(View::new());
+        }
+    }
+
+    /// Serve vCPU `v` from now on (hypercalls and faults act on its address space).
+    pub fn select(&mut self, v: usize) {
+        if v < self.views.len() {
+            self.cur = v;
+        }
+    }
+
     pub fn cr3_mfn(&self) -> Option<u32> {
-        self.cr3
+        self.views[self.cur].cr3
     }
 
     pub fn page_type(&self, mfn: u32) -> Option<(PageType, u32, bool)> {
@@ -408,7 +439,7 @@ impl PvMmu {
         if va >= HYPERVISOR_VIRT_START {
             return Err(-EINVAL);
         }
-        let (l1, _) = self.l1_at[(va >> 21) as usize].ok_or(-EINVAL)?;
+        let (l1, _) = self.views[self.cur].l1_at[(va >> 21) as usize].ok_or(-EINVAL)?;
         let ptr = (u64::from(l1) << 12) | (u64::from((va >> 12) & 511) << 3);
         self.update_entry(host, ptr, val, UpdateKind::Normal)
     }
@@ -446,12 +477,13 @@ impl PvMmu {
             return Err(-EINVAL);
         }
         self.get_type(host, mfn, PageType::L3, false)?;
-        let old = self.cr3.replace(mfn);
+        let v = self.cur;
+        let old = self.views[v].cr3.replace(mfn);
         self.stats.baseptr_switches += 1;
         for s in 0..4 {
             let e = host.read_entry(mfn, s);
             let l2 = (e & PAGE_PRESENT != 0).then(|| entry_mfn(e)).flatten();
-            self.set_l3_slot(host, s as usize, l2);
+            self.set_l3_slot(host, v, s as usize, l2);
         }
         if let Some(old) = old {
             self.put_type(host, old);
@@ -496,76 +528,90 @@ impl PvMmu {
 
     /// The frame and entry that map `va` now, for the writable-page-table emulation.
     pub fn l1_entry_of(&self, host: &dyn MmHost, va: u32) -> Option<(u32, u32, u64)> {
-        let (l1, _) = self.l1_at.get((va >> 21) as usize).copied().flatten()?;
+        let (l1, _) = self.views[self.cur]
+            .l1_at
+            .get((va >> 21) as usize)
+            .copied()
+            .flatten()?;
         let idx = (va >> 12) & 511;
         Some((l1, idx, host.read_entry(l1, idx)))
     }
 
     /// Re-apply the current mapping of the page at `va` (after the host replaced it).
     pub fn refresh_va(&mut self, host: &mut dyn MmHost, va: u32) {
-        match self.l1_at.get((va >> 21) as usize).copied().flatten() {
+        let v = self.cur;
+        match self.views[v]
+            .l1_at
+            .get((va >> 21) as usize)
+            .copied()
+            .flatten()
+        {
             Some((l1, l2e)) => {
                 let e = host.read_entry(l1, (va >> 12) & 511);
-                self.map_one(host, va & !0xfff, l2e, e);
+                self.map_one(host, v, va & !0xfff, l2e, e);
             }
-            None => host.unmap(va & !0xfff, 1),
+            None => host.unmap(v, va & !0xfff, 1),
         }
     }
 
     // ---- The active view ----
 
     fn entry_changed(&mut self, host: &mut dyn MmHost, mfn: u32, ty: PageType, idx: u32, e: u64) {
-        match ty {
-            PageType::L1 => {
-                let slots = self.l1_rmap.get(&mfn).cloned().unwrap_or_default();
-                for g in slots {
-                    let Some((_, l2e)) = self.l1_at[g as usize] else {
-                        continue;
-                    };
-                    let va = (u32::from(g) << 21) | (idx << 12);
-                    self.map_one(host, va, l2e, e);
+        // Every vCPU whose address space holds the table sees the change.
+        for v in 0..self.views.len() {
+            match ty {
+                PageType::L1 => {
+                    let slots = self.views[v].l1_rmap.get(&mfn).cloned().unwrap_or_default();
+                    for g in slots {
+                        let Some((_, l2e)) = self.views[v].l1_at[g as usize] else {
+                            continue;
+                        };
+                        let va = (u32::from(g) << 21) | (idx << 12);
+                        self.map_one(host, v, va, l2e, e);
+                    }
                 }
-            }
-            PageType::L2 => {
-                let slots = self.l2_rmap.get(&mfn).cloned().unwrap_or_default();
-                for s in slots {
-                    let g = u32::from(s) * 512 + idx;
-                    let new = (e & PAGE_PRESENT != 0)
-                        .then(|| entry_mfn(e).map(|m| (m, e)))
-                        .flatten();
-                    self.set_l1_slot(host, g as usize, new);
+                PageType::L2 => {
+                    let slots = self.views[v].l2_rmap.get(&mfn).cloned().unwrap_or_default();
+                    for s in slots {
+                        let g = u32::from(s) * 512 + idx;
+                        let new = (e & PAGE_PRESENT != 0)
+                            .then(|| entry_mfn(e).map(|m| (m, e)))
+                            .flatten();
+                        self.set_l1_slot(host, v, g as usize, new);
+                    }
                 }
+                PageType::L3 if self.views[v].cr3 == Some(mfn) && idx < 4 => {
+                    let l2 = (e & PAGE_PRESENT != 0).then(|| entry_mfn(e)).flatten();
+                    self.set_l3_slot(host, v, idx as usize, l2);
+                }
+                _ => {}
             }
-            PageType::L3 if self.cr3 == Some(mfn) && idx < 4 => {
-                let l2 = (e & PAGE_PRESENT != 0).then(|| entry_mfn(e)).flatten();
-                self.set_l3_slot(host, idx as usize, l2);
-            }
-            _ => {}
         }
     }
 
-    fn map_one(&mut self, host: &mut dyn MmHost, va: u32, l2e: u64, l1e: u64) {
+    fn map_one(&mut self, host: &mut dyn MmHost, v: usize, va: u32, l2e: u64, l1e: u64) {
         match (l1e & PAGE_PRESENT != 0).then(|| entry_mfn(l1e)).flatten() {
             Some(m) => {
                 self.stats.pages_mapped += 1;
-                host.map(va, 1, m, prot_of(l2e, l1e));
+                host.map(v, va, 1, m, prot_of(l2e, l1e));
             }
-            None => host.unmap(va, 1),
+            None => host.unmap(v, va, 1),
         }
     }
 
-    fn set_l3_slot(&mut self, host: &mut dyn MmHost, s: usize, l2: Option<u32>) {
-        if let Some(old) = self.l2_at[s] {
-            if let Some(v) = self.l2_rmap.get_mut(&old) {
-                v.retain(|&x| x as usize != s);
-                if v.is_empty() {
-                    self.l2_rmap.remove(&old);
+    fn set_l3_slot(&mut self, host: &mut dyn MmHost, v: usize, s: usize, l2: Option<u32>) {
+        let view = &mut self.views[v];
+        if let Some(old) = view.l2_at[s] {
+            if let Some(r) = view.l2_rmap.get_mut(&old) {
+                r.retain(|&x| x as usize != s);
+                if r.is_empty() {
+                    view.l2_rmap.remove(&old);
                 }
             }
         }
-        self.l2_at[s] = l2;
+        view.l2_at[s] = l2;
         if let Some(m) = l2 {
-            self.l2_rmap.entry(m).or_default().push(s as u8);
+            view.l2_rmap.entry(m).or_default().push(s as u8);
         }
         let n = if s == 3 { FIRST_XEN_L2_SLOT } else { 512 };
         for j in 0..n {
@@ -575,32 +621,33 @@ impl PvMmu {
                     .then(|| entry_mfn(e).map(|l1| (l1, e)))
                     .flatten()
             });
-            self.set_l1_slot(host, s * 512 + j as usize, new);
+            self.set_l1_slot(host, v, s * 512 + j as usize, new);
         }
     }
 
-    fn set_l1_slot(&mut self, host: &mut dyn MmHost, g: usize, new: Option<(u32, u64)>) {
-        let old = self.l1_at[g];
+    fn set_l1_slot(&mut self, host: &mut dyn MmHost, v: usize, g: usize, new: Option<(u32, u64)>) {
+        let view = &mut self.views[v];
+        let old = view.l1_at[g];
         if old == new {
             return;
         }
         if let Some((m, _)) = old {
-            if let Some(v) = self.l1_rmap.get_mut(&m) {
-                v.retain(|&x| x as usize != g);
-                if v.is_empty() {
-                    self.l1_rmap.remove(&m);
+            if let Some(r) = view.l1_rmap.get_mut(&m) {
+                r.retain(|&x| x as usize != g);
+                if r.is_empty() {
+                    view.l1_rmap.remove(&m);
                 }
             }
         }
-        self.l1_at[g] = new;
+        view.l1_at[g] = new;
         let base = (g as u32) << 21;
         let Some((l1, l2e)) = new else {
             if old.is_some() {
-                host.unmap(base, 512);
+                host.unmap(v, base, 512);
             }
             return;
         };
-        self.l1_rmap.entry(l1).or_default().push(g as u16);
+        view.l1_rmap.entry(l1).or_default().push(g as u16);
         // Map runs of consecutive frames with the same permissions with one call.
         let mut i = 0;
         while i < 512 {
@@ -611,7 +658,7 @@ impl PvMmu {
                     j += 1;
                 }
                 if old.is_some() {
-                    host.unmap(base | (i << 12), j - i);
+                    host.unmap(v, base | (i << 12), j - i);
                 }
                 i = j;
                 continue;
@@ -629,7 +676,7 @@ impl PvMmu {
                 j += 1;
             }
             self.stats.pages_mapped += u64::from(j - i);
-            host.map(base | (i << 12), j - i, m, prot);
+            host.map(v, base | (i << 12), j - i, m, prot);
             i = j;
         }
     }

@@ -38,7 +38,7 @@ struct RunPv {
     /// Guest memory in MiB.
     #[arg(long, default_value_t = 32)]
     memory: u32,
-    /// vCPUs (only 1 so far).
+    /// vCPUs (1 to 8), each on a host thread.
     #[arg(long, default_value_t = 1)]
     vcpus: u32,
     /// Kernel command line (start_info.cmd_line).
@@ -67,8 +67,12 @@ fn run_pv(a: RunPv) -> ExitCode {
         eprintln!("xdbt: {msg}");
         ExitCode::from(pvrun::EXIT_BAD_INPUT as u8)
     };
-    if a.vcpus != 1 {
-        return bad("only one vCPU is supported so far".into());
+    if a.vcpus == 0 || a.vcpus > pvrun::MAX_VCPUS {
+        return bad(format!(
+            "--vcpus {} is outside 1..={}",
+            a.vcpus,
+            pvrun::MAX_VCPUS
+        ));
     }
     let mut xenstore = Vec::new();
     for kv in &a.xenstore {
@@ -109,6 +113,7 @@ fn run_pv(a: RunPv) -> ExitCode {
         stats: a.stats,
         xenstore,
         console_input,
+        vcpus: a.vcpus,
         name: a
             .kernel
             .file_stem()
