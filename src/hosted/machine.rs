@@ -28,6 +28,10 @@ pub struct Machine {
     pub gdt: Vec<u64>,
     /// The LDT, for selectors with TI set (empty: none).
     pub ldt: Vec<u64>,
+    /// The other ring's window when ring 3 has its own (a PV guest's user mode sees only
+    /// the pages its page tables mark user-accessible); `user_active` says which is `mem`.
+    alt: Option<Window>,
+    user_active: bool,
 }
 
 impl Machine {
@@ -58,6 +62,8 @@ impl Machine {
             stack,
             gdt: alloc::vec![0; 32],
             ldt: Vec::new(),
+            alt: None,
+            user_active: false,
         };
         m.set_linux_user_segments();
         Ok(m)
@@ -65,6 +71,48 @@ impl Machine {
 
     pub fn cpu(&self) -> &GuestCpu {
         self.engine.cpu()
+    }
+
+    /// Give ring 3 its own window `user` (it must map only what user mode may touch):
+    /// `run` switches between the two windows as the guest's CPL changes.
+    pub fn set_user_window(&mut self, user: Window) -> Result<()> {
+        // SAFETY: both pages lie inside that window's reservation (GUARD_BELOW); the poll
+        // page must be readable for block entries, the gate page open while TS is clear.
+        let r = unsafe {
+            libc::mprotect(user.poll_page().cast(), 4096, libc::PROT_READ)
+                | libc::mprotect(user.fpu_gate_page().cast(), 4096, libc::PROT_READ)
+        };
+        if r != 0 {
+            return Err(super::Error::Os(
+                "mprotect",
+                std::io::Error::last_os_error(),
+            ));
+        }
+        self.alt = Some(user);
+        Ok(())
+    }
+
+    /// The supervisor view of guest memory (for bounce frames and the system layer), whichever
+    /// window runs now.
+    pub fn kernel_mem(&mut self) -> &mut Window {
+        match (&mut self.alt, self.user_active) {
+            (Some(k), true) => k,
+            _ => &mut self.mem,
+        }
+    }
+
+    /// Switch windows when the CPL crossed between ring 3 and the kernel rings.
+    /// Translations are dropped then: a block translated from a supervisor page must not run
+    /// in user mode without its fetch faulting.
+    fn sync_ring_window(&mut self) {
+        let want_user = self.engine.cpu().cpl == 3;
+        if let Some(alt) = &mut self.alt {
+            if want_user != self.user_active {
+                core::mem::swap(&mut self.mem, alt);
+                self.user_active = want_user;
+                self.engine.flush();
+            }
+        }
     }
 
     pub fn cpu_mut(&mut self) -> &mut GuestCpu {
@@ -134,6 +182,7 @@ impl Machine {
     }
 
     fn run_inner(&mut self, single: bool) -> Exit {
+        self.sync_ring_window();
         if let Err(e) = super::execmem::set_gs_base(self.mem.base() as u64) {
             panic!("cannot point GS at the guest window: {e}");
         }
@@ -169,6 +218,7 @@ impl Machine {
     pub fn stop_handle(&self) -> StopHandle {
         StopHandle {
             poll_page: self.mem.poll_page() as usize,
+            poll_page2: self.alt.as_ref().map_or(0, |w| w.poll_page() as usize),
         }
     }
 
@@ -196,9 +246,11 @@ impl Machine {
         let cpu = self.cpu_mut();
         cpu.cr0 = if ts { cpu.cr0 | TS } else { cpu.cr0 & !TS };
         let prot = if ts { libc::PROT_NONE } else { libc::PROT_READ };
-        // SAFETY: the gate page is part of the window reservation and only ever holds an
-        // anonymous PROT_NONE/PROT_READ mapping.
-        unsafe { libc::mprotect(self.mem.fpu_gate_page().cast(), 4096, prot) };
+        for w in core::iter::once(&self.mem).chain(self.alt.as_ref()) {
+            // SAFETY: the gate page is part of the window reservation and only ever holds
+            // an anonymous PROT_NONE/PROT_READ mapping.
+            unsafe { libc::mprotect(w.fpu_gate_page().cast(), 4096, prot) };
+        }
     }
 
     /// In a fork child, before anything else runs: take a private copy of the state the
@@ -233,6 +285,8 @@ impl Drop for Machine {
 #[derive(Clone, Copy, Debug)]
 pub struct StopHandle {
     poll_page: usize,
+    /// The poll page of the vCPU's other window (ring 3's), or 0.
+    poll_page2: usize,
 }
 
 impl StopHandle {
@@ -240,22 +294,34 @@ impl StopHandle {
     pub fn for_window(w: &Window) -> StopHandle {
         StopHandle {
             poll_page: w.poll_page() as usize,
+            poll_page2: 0,
         }
     }
 
-    /// The poll page's address, for a signal handler that stops the vCPU with mprotect.
-    pub fn poll_page_addr(&self) -> usize {
-        self.poll_page
+    /// Stop the vCPU in whichever of `a` and `b` (its kernel and user windows) it runs.
+    pub fn pair(a: &Window, b: &Window) -> StopHandle {
+        StopHandle {
+            poll_page: a.poll_page() as usize,
+            poll_page2: b.poll_page() as usize,
+        }
+    }
+
+    pub fn poll_pages(&self) -> [usize; 2] {
+        [self.poll_page, self.poll_page2]
     }
 
     pub fn request_stop(&self) {
-        // SAFETY: the poll page is a page of the window reservation that only ever holds
-        // PROT_NONE or PROT_READ anonymous memory.
-        unsafe { libc::mprotect(self.poll_page as *mut libc::c_void, 4096, libc::PROT_NONE) };
+        for p in self.poll_pages().into_iter().filter(|&p| p != 0) {
+            // SAFETY: the poll page is a page of a window reservation that only ever holds
+            // PROT_NONE or PROT_READ anonymous memory.
+            unsafe { libc::mprotect(p as *mut libc::c_void, 4096, libc::PROT_NONE) };
+        }
     }
 
     pub fn clear(&self) {
-        // SAFETY: as in `request_stop`.
-        unsafe { libc::mprotect(self.poll_page as *mut libc::c_void, 4096, libc::PROT_READ) };
+        for p in self.poll_pages().into_iter().filter(|&p| p != 0) {
+            // SAFETY: as in `request_stop`.
+            unsafe { libc::mprotect(p as *mut libc::c_void, 4096, libc::PROT_READ) };
+        }
     }
 }

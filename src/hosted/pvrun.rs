@@ -468,8 +468,10 @@ struct Shared<'a> {
     frames: &'a Frames,
     console: &'a Console,
     time: TimeBase,
-    /// Each vCPU's window; any vCPU may change another's mappings (page-table updates).
+    /// Each vCPU's windows (kernel view, and user view: only user-accessible pages); any
+    /// vCPU may change another's mappings (page-table updates).
     wins: Vec<Window>,
+    uwins: Vec<Window>,
     alarms: Vec<Arc<Alarm>>,
     stops: Vec<StopHandle>,
     /// vCPUs sleeping in SCHEDOP_block/poll (an event for them must wake them).
@@ -502,6 +504,7 @@ impl<'a> Shared<'a> {
         Host {
             frames: self.frames,
             wins: self.wins.clone(),
+            uwins: self.uwins.clone(),
             v,
             time: self.time,
             console: self.console,
@@ -553,6 +556,7 @@ impl<'a> Shared<'a> {
 struct Host<'a> {
     frames: &'a Frames,
     wins: Vec<Window>,
+    uwins: Vec<Window>,
     v: usize,
     time: TimeBase,
     console: &'a Console,
@@ -584,11 +588,11 @@ impl MmHost for Host<'_> {
         }
     }
     fn map(&mut self, vcpu: usize, va: u32, n: u32, mfn: u32, prot: PageProt) {
-        let Some(win) = self.wins.get_mut(vcpu) else {
+        if vcpu >= self.wins.len() {
             return;
-        };
+        }
         if !self.frames.frame_ok(mfn.saturating_add(n.max(1) - 1)) {
-            let _ = win.unmap(GuestAddr(va), u64::from(n) * 4096);
+            self.unmap(vcpu, va, n);
             return;
         }
         let mut p = Prot::R;
@@ -598,17 +602,21 @@ impl MmHost for Host<'_> {
         if prot.exec {
             p |= Prot::X;
         }
-        let _ = win.map_fd(
-            GuestAddr(va),
-            u64::from(n) * 4096,
-            self.frames.fd,
-            u64::from(mfn) * 4096,
-            p,
-        );
+        let (at, len, off) = (GuestAddr(va), u64::from(n) * 4096, u64::from(mfn) * 4096);
+        let _ = self.wins[vcpu].map_fd(at, len, self.frames.fd, off, p);
+        // Ring 3 may touch the page only if the guest's tables say user (U/S set at both
+        // levels); otherwise it is there but inaccessible, so a fault says "present".
+        let _ = if prot.user {
+            self.uwins[vcpu].map_fd(at, len, self.frames.fd, off, p)
+        } else {
+            self.uwins[vcpu].map(at, len, Prot::SUPERVISOR)
+        };
     }
     fn unmap(&mut self, vcpu: usize, va: u32, n: u32) {
-        if let Some(win) = self.wins.get_mut(vcpu) {
-            let _ = win.unmap(GuestAddr(va), u64::from(n) * 4096);
+        if vcpu < self.wins.len() {
+            let (at, len) = (GuestAddr(va), u64::from(n) * 4096);
+            let _ = self.wins[vcpu].unmap(at, len);
+            let _ = self.uwins[vcpu].unmap(at, len);
         }
     }
 }
@@ -740,7 +748,7 @@ fn deliver(
     let mut cpu = m.cpu().clone();
     let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
     let sel = selector_fn(&gdt, &ldt);
-    traps::bounce(dom, &mut cpu, &mut m.mem, vector, err, &sel)?;
+    traps::bounce(dom, &mut cpu, m.kernel_mem(), vector, err, &sel)?;
     sync_mask_out(dom, sh);
     let flush = cpu.seg != m.cpu().seg;
     *m.cpu_mut() = cpu;
@@ -931,7 +939,7 @@ fn reload_descriptors(m: &mut Machine, dom: &PvDomain, v: usize, g: &[u64]) {
     for i in 0..v.ldt_ents {
         let mut b = [0u8; 8];
         let d = if m
-            .mem
+            .kernel_mem()
             .peek(GuestAddr(v.ldt_base.wrapping_add(8 * i)), &mut b)
             .is_ok()
         {
@@ -1050,7 +1058,7 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
         eprintln!("xdbt: internal: builder used {} pages", layout.nr_pages);
         return EXIT_BAD_INPUT;
     }
-    let setup = || -> Result<(Vec<Window>, Frames), String> {
+    let setup = || -> Result<(Vec<Window>, Vec<Window>, Frames), String> {
         let mut frames = Frames::new(layout.nr_pages)?;
         populate(&layout, image, opts.ramdisk.as_deref(), &mut frames)?;
         let first = Window::new().map_err(|e| e.to_string())?;
@@ -1058,7 +1066,11 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
         for _ in 1..nr_vcpus {
             wins.push(first.sibling().map_err(|e| e.to_string())?);
         }
-        for w in &mut wins {
+        let mut uwins = Vec::new();
+        for _ in 0..nr_vcpus {
+            uwins.push(first.sibling().map_err(|e| e.to_string())?);
+        }
+        for w in wins.iter_mut().chain(uwins.iter_mut()) {
             // The M2P, read-only at MACH2PHYS_COMPAT_VIRT_START, in every address space.
             w.map_fd(
                 GuestAddr(crate::pv::mm::HYPERVISOR_VIRT_START),
@@ -1069,9 +1081,9 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
             )
             .map_err(|e| e.to_string())?;
         }
-        Ok((wins, frames))
+        Ok((wins, uwins, frames))
     };
-    let (wins, frames) = match setup() {
+    let (wins, uwins, frames) = match setup() {
         Ok(x) => x,
         Err(e) => {
             eprintln!("xdbt: {e}");
@@ -1094,7 +1106,11 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
         port: cfg.console_evtchn,
         input: input.clone(),
     };
-    let stops: Vec<StopHandle> = wins.iter().map(StopHandle::for_window).collect();
+    let stops: Vec<StopHandle> = wins
+        .iter()
+        .zip(&uwins)
+        .map(|(k, u)| StopHandle::pair(k, u))
+        .collect();
     let alarms: Vec<Arc<Alarm>> = stops.iter().map(|s| Alarm::start(*s)).collect();
     install_shutdown_signals(stops[0]);
     match &opts.console_input {
@@ -1153,6 +1169,7 @@ pub fn run(image: &[u8], opts: &PvOptions) -> i32 {
         console: &console,
         time,
         wins,
+        uwins,
         alarms,
         stops,
         blocked: (0..nr_vcpus).map(|_| AtomicBool::new(false)).collect(),
@@ -1221,7 +1238,11 @@ pub const MAX_VCPUS: u32 = 8;
 /// One vCPU's host thread: vCPU 0 starts at the kernel's entry; the others wait for
 /// VCPUOP_initialise + VCPUOP_up. Returns the translator statistics for `--stats`.
 fn vcpu_thread(sh: &Shared, v: usize, layout: &BootLayout, stats: bool) -> String {
-    let mut m = match Machine::with_window(sh.wins[v].clone()) {
+    let made = Machine::with_window(sh.wins[v].clone()).and_then(|mut m| {
+        m.set_user_window(sh.uwins[v].clone())?;
+        Ok(m)
+    });
+    let mut m = match made {
         Ok(m) => m,
         Err(e) => {
             eprintln!("xdbt: vCPU {v}: {e}");
@@ -1374,7 +1395,10 @@ fn idle(sh: &Shared, v: usize, until: Option<u64>, done: impl Fn(&SharedInfoPage
 /// writes `control/shutdown = poweroff` in the guest's xenstore home); the second ends
 /// `xdbt` at once.
 static SHUTDOWN_ASKED: AtomicU32 = AtomicU32::new(0);
-static STOP_PAGE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static STOP_PAGES: [std::sync::atomic::AtomicUsize; 2] = [
+    std::sync::atomic::AtomicUsize::new(0),
+    std::sync::atomic::AtomicUsize::new(0),
+];
 
 extern "C" fn on_shutdown_signal(sig: libc::c_int) {
     if SHUTDOWN_ASKED.fetch_add(1, Ordering::SeqCst) > 0 {
@@ -1385,16 +1409,21 @@ extern "C" fn on_shutdown_signal(sig: libc::c_int) {
         }
         return;
     }
-    let page = STOP_PAGE.load(Ordering::SeqCst);
-    if page != 0 {
-        // SAFETY: `page` is the vCPU's poll page (see StopHandle); mprotect is
-        // async-signal-safe, and closing the page only makes the vCPU stop at its next block.
-        unsafe { libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_NONE) };
+    for p in &STOP_PAGES {
+        let page = p.load(Ordering::SeqCst);
+        if page != 0 {
+            // SAFETY: `page` is a poll page of vCPU 0 (see StopHandle); mprotect is
+            // async-signal-safe, and closing the page only makes the vCPU stop at its next
+            // block.
+            unsafe { libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_NONE) };
+        }
     }
 }
 
 fn install_shutdown_signals(stop: StopHandle) {
-    STOP_PAGE.store(stop.poll_page_addr(), Ordering::SeqCst);
+    for (slot, page) in STOP_PAGES.iter().zip(stop.poll_pages()) {
+        slot.store(page, Ordering::SeqCst);
+    }
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only touches atomics and async-signal-safe system calls.
         unsafe {
@@ -1477,7 +1506,7 @@ fn vcpu_loop(sh: &Shared, v: usize, m: &mut Machine) -> Option<i32> {
                 let mut cpu = m.cpu().clone();
                 let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
                 let sel = selector_fn(&gdt, &ldt);
-                if let Err(e) = traps::bounce_event(dom, &mut cpu, &mut m.mem, &sel) {
+                if let Err(e) = traps::bounce_event(dom, &mut cpu, m.kernel_mem(), &sel) {
                     dom.leave();
                     drop(st);
                     crash_report(m, &format!("vCPU {v}: event upcall: {e:?}"));

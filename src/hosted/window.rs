@@ -334,7 +334,8 @@ impl Window {
             let prot = self.inner.prot(p as usize);
             let at = if p == first { addr.0 } else { p << 12 };
             if sys {
-                if prot.is_empty() {
+                // A supervisor-only page is not host-accessible in ring 3's window.
+                if !prot.intersects(Prot::RWX) {
                     let w = u32::from(acc == Access::Write);
                     return Err(Fault::pf(at, crate::exit::PFEC_WRITE * w));
                 }

@@ -30,6 +30,9 @@ bitflags! {
         const R = 1;
         const W = 2;
         const X = 4;
+        /// Present, but for supervisor mode only: this view (ring 3's) may not touch it,
+        /// and an access faults with the present bit set.
+        const SUPERVISOR = 8;
     }
 }
 
@@ -58,7 +61,7 @@ pub fn check(prot: Prot, addr: u32, acc: Access) -> Result<(), Fault> {
         return Ok(());
     }
     let mut ec = PFEC_USER;
-    if prot.intersects(Prot::RWX) {
+    if prot.intersects(Prot::RWX | Prot::SUPERVISOR) {
         ec |= PFEC_PRESENT;
     }
     match acc {
