@@ -1731,8 +1731,16 @@ fn vcpu_loop(sh: &Shared, v: usize, m: &mut Machine) -> Option<i32> {
             }
             return None;
         }
-        if down && !park(sh, v, m) {
-            return None;
+        if down {
+            if !sh.lock().dom.vcpus.iter().any(|c| c.up) {
+                // Nothing can bring a vCPU up again (no toolstack here): Xen would leave
+                // the domain asleep forever; end it as a crash instead.
+                eprintln!("xdbt: guest crashed: every vCPU is down (VCPUOP_down)");
+                return Some(EXIT_CRASH);
+            }
+            if !park(sh, v, m) {
+                return None;
+            }
         }
     }
 }
