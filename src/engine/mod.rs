@@ -8,6 +8,7 @@ use crate::backend::codebuf::CodeBuffer;
 use crate::backend::x64::{self, PcMapEntry, Routines};
 use crate::cache::{Block, CodeCache, ExecMemory};
 use crate::cpu::seg::SegReg;
+use crate::cpu::seg::Segment;
 use crate::cpu::{Eflags, GuestCpu, EBP, ESP};
 use crate::exit::{Exit, Fault, Vector, PFEC_PRESENT, PFEC_USER, PFEC_WRITE};
 use crate::frontend;
@@ -79,6 +80,8 @@ pub struct Engine {
     smc_restart: bool,
     /// Run one guest instruction only (`step`).
     single: bool,
+    /// Some translation since the last flush records x87 pointers, which hold selectors.
+    x87_blocks: bool,
 }
 
 /// An opaque pair of pointers handed to helpers through `JitContext::{mem, env}`.
@@ -110,6 +113,7 @@ impl Engine {
             clock,
             smc_restart: false,
             single: false,
+            x87_blocks: false,
         };
         e.reset_ibtc();
         e
@@ -150,7 +154,34 @@ impl Engine {
     pub fn flush(&mut self) {
         self.cache.flush();
         self.reset_ibtc();
+        self.x87_blocks = false;
         self.stats.cache_flushes += 1;
+    }
+
+    /// Whether translations made under the segments `old` are wrong under the current
+    /// ones. Bases, limits, types and sizes are baked into translated code; selectors only
+    /// into x87 pointer records (FCS, FDS); privilege levels into none of it (checks happen
+    /// when a selector is loaded). A kernel and its user mode with flat segments thus share
+    /// translations.
+    pub fn segs_need_flush(&self, old: &[Segment; 6]) -> bool {
+        // Ignore the accessed bit and the DPL.
+        const SHAPE: u16 = !(0x1 | 0x60);
+        old.iter().zip(self.ctx.cpu.seg.iter()).any(|(a, b)| {
+            a.base != b.base
+                || a.limit != b.limit
+                || (a.attr & SHAPE) != (b.attr & SHAPE)
+                || (self.x87_blocks && a.selector != b.selector)
+        })
+    }
+
+    /// Replace the CPU state (the system layer delivered an exception, switched rings or
+    /// vCPUs): translations stay unless the new segments invalidate them.
+    pub fn replace_cpu(&mut self, cpu: GuestCpu) {
+        let old = self.ctx.cpu.seg;
+        self.ctx.cpu = cpu;
+        if self.segs_need_flush(&old) {
+            self.flush();
+        }
     }
 
     /// Segment descriptors may have changed: translations embed segment state, so drop them.
@@ -161,8 +192,9 @@ impl Engine {
     /// `mov sreg` semantics at the current CPL (SDM Vol. 2, MOV; Vol. 3A 5.5-5.6).
     pub fn load_segment(&mut self, s: SegReg, sel: u16, desc: DescriptorFn) -> Result<(), Fault> {
         let seg = crate::interp::segment_for_load(&self.ctx.cpu, s, sel, desc)?;
-        if *self.ctx.cpu.seg(s) != seg {
-            *self.ctx.cpu.seg_mut(s) = seg;
+        let old = self.ctx.cpu.seg;
+        *self.ctx.cpu.seg_mut(s) = seg;
+        if self.segs_need_flush(&old) {
             self.flush();
         }
         Ok(())
@@ -249,6 +281,7 @@ impl Engine {
                     self.stats.chains += 1;
                 }
             }
+            let segs_before = self.ctx.cpu.seg;
             let mut env = HelperEnv {
                 mem: &mut *mem,
                 desc,
@@ -262,7 +295,8 @@ impl Engine {
             // code cache; the context outlives the call; helpers reach `env` only during it.
             let kind = unsafe { self.cache.enter(self.routines.enter, &mut self.ctx, host) };
             self.ctx.env = core::ptr::null_mut();
-            let flush = env.flush;
+            // A segment load ran: only a change translations depend on drops them.
+            let flush = env.flush && self.segs_need_flush(&segs_before);
             if flush {
                 self.flush();
                 chain_from = None;
@@ -430,6 +464,9 @@ impl Engine {
             frontend::MAX_BLOCK_INSNS
         };
         let block = frontend::decode_block(mem.as_guest_memory(), eip, max)?;
+        if block.insns.iter().any(|gi| frontend::is_x87(&gi.insn)) {
+            self.x87_blocks = true;
+        }
         if !transient {
             for p in block.pages.iter().flatten() {
                 mem.mark_code(*p);

@@ -29,9 +29,18 @@ pub struct Machine {
     /// The LDT, for selectors with TI set (empty: none).
     pub ldt: Vec<u64>,
     /// The other ring's window when ring 3 has its own (a PV guest's user mode sees only
-    /// the pages its page tables mark user-accessible); `user_active` says which is `mem`.
-    alt: Option<Window>,
+    /// the pages its page tables mark user-accessible), with its own engine (so a block
+    /// translated from a supervisor page never runs in user mode); `user_active` says which
+    /// pair is `mem`/`engine`.
+    alt: Option<AltRing>,
     user_active: bool,
+}
+
+struct AltRing {
+    mem: Window,
+    engine: Engine,
+    exec: crate::cache::ExecMemory,
+    stack: crate::engine::JitStack,
 }
 
 impl Machine {
@@ -88,29 +97,44 @@ impl Machine {
                 std::io::Error::last_os_error(),
             ));
         }
-        self.alt = Some(user);
+        let exec = super::execmem::alloc(CODE_CACHE_SIZE)?;
+        let stack = super::execmem::alloc_stack(JIT_STACK_SIZE)?;
+        let engine = Engine::new(exec, stack, Some(&super::execmem::CLOCK));
+        self.alt = Some(AltRing {
+            mem: user,
+            engine,
+            exec,
+            stack,
+        });
         Ok(())
+    }
+
+    /// Replace the CPU state; translations survive unless the segments changed in a way
+    /// they depend on (see `Engine::replace_cpu`).
+    pub fn set_cpu(&mut self, cpu: GuestCpu) {
+        self.engine.replace_cpu(cpu);
     }
 
     /// The supervisor view of guest memory (for bounce frames and the system layer), whichever
     /// window runs now.
     pub fn kernel_mem(&mut self) -> &mut Window {
         match (&mut self.alt, self.user_active) {
-            (Some(k), true) => k,
+            (Some(k), true) => &mut k.mem,
             _ => &mut self.mem,
         }
     }
 
-    /// Switch windows when the CPL crossed between ring 3 and the kernel rings.
-    /// Translations are dropped then: a block translated from a supervisor page must not run
-    /// in user mode without its fetch faulting.
+    /// Switch to the other ring's window and engine when the CPL crossed between ring 3
+    /// and the kernel rings; the CPU state moves along.
     fn sync_ring_window(&mut self) {
         let want_user = self.engine.cpu().cpl == 3;
         if let Some(alt) = &mut self.alt {
             if want_user != self.user_active {
-                core::mem::swap(&mut self.mem, alt);
+                let cpu = self.engine.cpu().clone();
+                core::mem::swap(&mut self.mem, &mut alt.mem);
+                core::mem::swap(&mut self.engine, &mut alt.engine);
+                self.engine.replace_cpu(cpu);
                 self.user_active = want_user;
-                self.engine.flush();
             }
         }
     }
@@ -152,7 +176,7 @@ impl Machine {
             self.gdt.resize(i + 1, 0);
         }
         self.gdt[i] = desc;
-        self.engine.descriptors_changed();
+        self.descriptors_changed();
     }
 
     /// Load a segment register as `mov sreg, r16` would at the current CPL.
@@ -218,7 +242,7 @@ impl Machine {
     pub fn stop_handle(&self) -> StopHandle {
         StopHandle {
             poll_page: self.mem.poll_page() as usize,
-            poll_page2: self.alt.as_ref().map_or(0, |w| w.poll_page() as usize),
+            poll_page2: self.alt.as_ref().map_or(0, |a| a.mem.poll_page() as usize),
         }
     }
 
@@ -246,7 +270,7 @@ impl Machine {
         let cpu = self.cpu_mut();
         cpu.cr0 = if ts { cpu.cr0 | TS } else { cpu.cr0 & !TS };
         let prot = if ts { libc::PROT_NONE } else { libc::PROT_READ };
-        for w in core::iter::once(&self.mem).chain(self.alt.as_ref()) {
+        for w in core::iter::once(&self.mem).chain(self.alt.as_ref().map(|a| &a.mem)) {
             // SAFETY: the gate page is part of the window reservation and only ever holds
             // an anonymous PROT_NONE/PROT_READ mapping.
             unsafe { libc::mprotect(w.fpu_gate_page().cast(), 4096, prot) };
@@ -263,20 +287,31 @@ impl Machine {
     /// must be redone.
     pub fn descriptors_changed(&mut self) {
         self.engine.descriptors_changed();
+        if let Some(a) = &mut self.alt {
+            a.engine.descriptors_changed();
+        }
     }
 
     /// Drop every translation (e.g. after the caller rewrote code behind the window's back).
     pub fn flush_code(&mut self) {
         self.engine.flush();
+        if let Some(a) = &mut self.alt {
+            a.engine.flush();
+        }
     }
 }
 
 impl Drop for Machine {
     fn drop(&mut self) {
-        // SAFETY: the engine is being dropped with the machine; no code runs any more.
+        // SAFETY: the engines are being dropped with the machine; no code runs any more.
+        // (Which engine uses which memory does not matter: both sets are freed.)
         unsafe {
             super::execmem::free(self.exec);
             super::execmem::free_stack(self.stack);
+            if let Some(a) = &self.alt {
+                super::execmem::free(a.exec);
+                super::execmem::free_stack(a.stack);
+            }
         }
     }
 }

@@ -750,11 +750,7 @@ fn deliver(
     let sel = selector_fn(&gdt, &ldt);
     traps::bounce(dom, &mut cpu, m.kernel_mem(), vector, err, &sel)?;
     sync_mask_out(dom, sh);
-    let flush = cpu.seg != m.cpu().seg;
-    *m.cpu_mut() = cpu;
-    if flush {
-        m.flush_code();
-    }
+    m.set_cpu(cpu);
     Ok(())
 }
 
@@ -1512,7 +1508,7 @@ fn vcpu_loop(sh: &Shared, v: usize, m: &mut Machine) -> Option<i32> {
                     crash_report(m, &format!("vCPU {v}: event upcall: {e:?}"));
                     return Some(EXIT_CRASH);
                 }
-                *m.cpu_mut() = cpu;
+                m.set_cpu(cpu);
                 sync_mask_out(dom, &mut si);
             }
             let next = dom.next_deadline(v);
@@ -1544,7 +1540,7 @@ fn vcpu_loop(sh: &Shared, v: usize, m: &mut Machine) -> Option<i32> {
                 let sel = selector_fn(&gdt, &ldt);
                 match traps::hypervisor_iret(dom, &mut cpu, &mut m.mem, &sel) {
                     Ok(()) => {
-                        *m.cpu_mut() = cpu;
+                        m.set_cpu(cpu);
                         sync_mask_out(dom, &mut si);
                     }
                     Err(e) => {
@@ -1585,11 +1581,7 @@ fn vcpu_loop(sh: &Shared, v: usize, m: &mut Machine) -> Option<i32> {
                     if let Some(r) = far::emulate(&mut cpu, &mut m.mem, &sel) {
                         far_done = Some(match r {
                             Ok(()) => {
-                                let flush = cpu.seg != m.cpu().seg;
-                                *m.cpu_mut() = cpu;
-                                if flush {
-                                    m.flush_code();
-                                }
+                                m.set_cpu(cpu);
                                 None
                             }
                             Err(fault) => deliver_fault(m, dom, &mut si, v, fault),
