@@ -1526,6 +1526,15 @@ fn vcpu_loop(sh: &Shared, v: usize, m: &mut Machine) -> Option<i32> {
         if sh.done.load(Ordering::SeqCst) {
             return None;
         }
+        if sh.trace && !matches!(exit, Exit::Stopped) {
+            let c = m.cpu();
+            if !matches!(exit, Exit::SoftInt { vector: 0x82, .. }) || c.gpr[0] == 23 {
+                eprintln!(
+                    "xdbt: vcpu {v} exit {exit:?} at {:08x} cpl {}",
+                    c.eip, c.cpl
+                );
+            }
+        }
         let mut st = sh.lock();
         let DomState { dom, store } = &mut *st;
         dom.enter(v);
