@@ -319,6 +319,7 @@ struct gnttab_get_version { uint16_t dom, pad; uint32_t version; };
 
 /* physdev_op (physdev.h), nmi_op (nmi.h). */
 #define PHYSDEVOP_set_iopl 6
+#define PHYSDEVOP_set_iobitmap 7
 #define XENNMI_register_callback   0
 #define XENNMI_unregister_callback 1
 
