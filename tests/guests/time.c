@@ -1,8 +1,3 @@
-/* PENDING: fails (hangs to the timeout) on this branch because src/hosted/pvrun.rs publishes
- * vcpu_time_info at vcpu_info offset 16 (VI_TIME) instead of 32 (x86_32: arch_vcpu_info is
- * cr2 + pad[5] = 24 bytes after evtchn_pending_sel at 4), so system time reads 0. With
- * VI_TIME = offset_of!(VcpuInfo, time) (already in main's working copy) it PASSES:
- * move it back to tests/guests/ then. */
 /*
  * time: vcpu_time_info and the wallclock in shared_info (xen.h; Xen's
  * update_vcpu_system_time / update_domain_wallclock_time in xen/arch/x86/time.c). The

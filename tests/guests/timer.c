@@ -1,8 +1,3 @@
-/* PENDING: fails (hangs to the timeout) on this branch because src/hosted/pvrun.rs publishes
- * vcpu_time_info at vcpu_info offset 16 (VI_TIME) instead of 32 (x86_32: arch_vcpu_info is
- * cr2 + pad[5] = 24 bytes after evtchn_pending_sel at 4), so system time reads 0. With
- * VI_TIME = offset_of!(VcpuInfo, time) (already in main's working copy) it PASSES:
- * move it back to tests/guests/ then. */
 /*
  * timer: Xen's vCPU timers (xen/common/sched/core.c do_set_timer_op, do_poll;
  * xen/common/domain.c VCPUOP_*_timer; xen/arch/x86/pv/domain.c: periodic_period = 10 ms).
