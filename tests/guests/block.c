@@ -21,10 +21,11 @@ void guest_main(struct start_info *start)
     check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bi), 0,
              "bind_interdomain");
     uint32_t a = au.port, b = bi.local_port;
+    /* The 10 ms periodic timer would wake us too: stop it before binding VIRQ_TIMER, so
+     * that only our timer counts. */
+    check_eq(HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, 0), 0, "stop periodic");
     struct evtchn_bind_virq bv = { VIRQ_TIMER, 0, 0 };
     check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_bind_virq, &bv), 0, "bind VIRQ_TIMER");
-    /* The 10 ms periodic timer would wake us too: stop it, so only our timer counts. */
-    check_eq(HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, 0), 0, "stop periodic");
 
     /* Masked: the send leaves the event pending, no upcall. */
     events_disable();

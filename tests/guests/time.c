@@ -33,9 +33,11 @@ void guest_main(struct start_info *start)
     }
 
     /* Agrees with the timers. */
+    /* Stop the 10 ms periodic timer before binding VIRQ_TIMER, or a tick may already be
+     * pending when events are enabled. */
+    check_eq(HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, 0), 0, "stop periodic");
     struct evtchn_bind_virq bv = { VIRQ_TIMER, 0, 0 };
     check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_bind_virq, &bv), 0, "bind VIRQ_TIMER");
-    check_eq(HYPERVISOR_vcpu_op(VCPUOP_stop_periodic_timer, 0, 0), 0, "stop periodic");
     events_enable();
     uint64_t t0 = system_time_ns();
     check_eq(HYPERVISOR_set_timer_op(t0 + 20 * MS), 0, "set_timer_op");
