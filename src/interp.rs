@@ -259,6 +259,53 @@ impl Ctx<'_> {
     }
 }
 
+/// LAR/LSL/VERR/VERW for `sel` at `cpl`: `Some(value)` (the access rights or limit; 0 for
+/// VERR/VERW) when ZF is to be set.
+fn descriptor_query(m: Mnemonic, sel: u16, cpl: u8, desc: DescriptorFn) -> Option<u32> {
+    if sel & !3 == 0 && sel & 4 == 0 {
+        return None; // the null selector
+    }
+    let d = desc(sel)?;
+    let hi = (d >> 32) as u32;
+    let system = hi & (1 << 12) == 0;
+    let ty = (hi >> 8) & 0xf;
+    let code = !system && ty & 8 != 0;
+    let conforming = code && ty & 4 != 0;
+    let dpl = ((hi >> 13) & 3) as u8;
+    let rpl = (sel & 3) as u8;
+    // Privilege: conforming code is visible from any ring; everything else needs
+    // DPL >= CPL and DPL >= RPL.
+    if !conforming && (dpl < cpl || dpl < rpl) {
+        return None;
+    }
+    match m {
+        Mnemonic::Lar => {
+            // System types LAR accepts: TSS (1, 3, 9, 0xB), LDT (2), gates (4, 5, 0xC).
+            if system && !matches!(ty, 1 | 2 | 3 | 4 | 5 | 9 | 0xb | 0xc) {
+                return None;
+            }
+            // Bits 19:16 (the limit's top) are "undefined" in the SDM; CPUs return them.
+            Some(hi & 0x00ff_ff00)
+        }
+        Mnemonic::Lsl => {
+            if system && !matches!(ty, 1 | 2 | 3 | 9 | 0xb) {
+                return None;
+            }
+            let raw = (d as u32 & 0xffff) | (hi & 0x000f_0000);
+            Some(if hi & (1 << 23) != 0 {
+                (raw << 12) | 0xfff
+            } else {
+                raw
+            })
+        }
+        Mnemonic::Verr => {
+            // Data segments are readable; code segments when their R bit is set.
+            (!system && (!code || ty & 2 != 0)).then_some(0)
+        }
+        _ => (!system && !code && ty & 2 != 0).then_some(0),
+    }
+}
+
 /// AMD CPUs push segment registers zero-extended; Intel's write only 16 bits.
 fn host_pushes_sreg_zero_extended() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -709,6 +756,37 @@ fn exec(c: &mut Ctx, i: &Instruction) -> Result<Flow, Fault> {
                     set_reg(c.cpu, i.op0_register(), nv);
                 }
                 f |= Eflags::ZF.bits();
+            }
+            c.cpu.eflags = f;
+            Flow::Next
+        }
+        M::Lar | M::Lsl | M::Verr | M::Verw => {
+            // Descriptor queries (SDM Vol. 2: LAR, LSL, VERR/VERW): ZF says whether the
+            // selector names a descriptor of a suitable type visible at CPL and RPL; only
+            // LAR and LSL write their destination, and only on success.
+            let src = if i.mnemonic() == M::Verr || i.mnemonic() == M::Verw {
+                0
+            } else {
+                1
+            };
+            let sel = if i.op_kind(src) == OpKind::Memory {
+                c.read(Ctx::mem_seg(i), c.ea(i), 2)? as u16
+            } else {
+                get_reg(c.cpu, i.op_register(src)) as u16
+            };
+            let answer = descriptor_query(i.mnemonic(), sel, c.cpu.cpl, c.desc);
+            let mut f = c.cpu.eflags & !Eflags::ZF.bits();
+            if let Some(v) = answer {
+                f |= Eflags::ZF.bits();
+                if src == 1 {
+                    let r = i.op0_register();
+                    let v = if r.size() == 2 {
+                        (get_reg(c.cpu, r) & !0xffff) | (v & 0xffff)
+                    } else {
+                        v
+                    };
+                    set_reg(c.cpu, r, v);
+                }
             }
             c.cpu.eflags = f;
             Flow::Next

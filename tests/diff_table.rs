@@ -1772,6 +1772,40 @@ fn family_misc() -> Vec<Row> {
         vec![0xf3, 0x0f, 0x1e, 0xfb, 0xcc],                   // endbr32
     ];
     rows.extend(cross(&hints, &[Setup::default().flags(STATUS)]));
+    // Descriptor queries against the GDT a 32-bit process sees on x86-64 Linux (the
+    // machine's GDT copies it): user code/data (0x23, 0x2b, 0x33), kernel code/data and the
+    // TSS (DPL 0: refused at CPL 3), RPL above DPL, the null selector, an LDT selector (no
+    // LDT), beyond the table. 0x78-0x7f (CPUNODE) is left out: its limit is the CPU number.
+    let sels: [u32; 14] = [
+        0, 3, 0x23, 0x20, 0x2b, 0x2f, 0x33, 0x10, 0x18, 0x40, 0x2c, 0x4f, 0xfff8, 0x1234,
+    ];
+    let dq = vec![
+        vec![0x0f, 0x02, 0xc1, 0xcc],       // lar eax, ecx
+        vec![0x0f, 0x03, 0xc1, 0xcc],       // lsl eax, ecx
+        vec![0x66, 0x0f, 0x02, 0xc1, 0xcc], // lar ax, cx
+        vec![0x66, 0x0f, 0x03, 0xc1, 0xcc], // lsl ax, cx
+        vec![0x0f, 0x00, 0xe1, 0xcc],       // verr cx
+        vec![0x0f, 0x00, 0xe9, 0xcc],       // verw cx
+        vec![0x0f, 0x02, 0x03, 0xcc],       // lar eax, [ebx]
+        vec![0x0f, 0x00, 0x23, 0xcc],       // verr [ebx]
+        vec![0x66, 0x0f, 0x00, 0xe1, 0xcc], // verr cx (16-bit operand size)
+        vec![0x66, 0x0f, 0x00, 0xe9, 0xcc], // verw cx (16-bit operand size)
+    ];
+    for code in &dq {
+        for &sel in &sels {
+            for flags in [0, ZF] {
+                rows.push(Row::new(
+                    code.clone(),
+                    Setup::default()
+                        .reg(ECX, sel | 0xabcd_0000)
+                        .reg(EAX, 0x1111_2222)
+                        .reg(EBX, DATA + 0x40)
+                        .data_u32(0x40, sel)
+                        .flags(flags),
+                ));
+            }
+        }
+    }
     let codes = vec![
         a(|a| a.cbw()),
         a(|a| a.cwde()),

@@ -284,6 +284,10 @@ pub fn classify(i: &Instruction) -> Class {
         | M::Bound
         | M::Salc
         | M::Arpl
+        | M::Lar
+        | M::Lsl
+        | M::Verr
+        | M::Verw
         | M::Lds
         | M::Les
         | M::Lfs

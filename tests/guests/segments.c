@@ -60,6 +60,8 @@ void guest_main(struct start_info *start)
     /* Loading it at CPL 1 would be #GP(0x10) had the DPL stayed 0. */
     check_eq(v, 0x33333333, "DPL-0 descriptor loaded at ring 1 (DPL raised)");
     check_eq((uint32_t)(gdt[2] >> 45) & 3, 1, "its DPL reads back as 1 in the frame");
+    __asm__ volatile("lar %1, %0" : "=r"(v) : "r"(0x11u));
+    check_eq((v >> 13) & 3, 1, "LAR sees DPL 1");
 
     /* update_descriptor on the live entry 1: the next load sees the new base. */
     check_eq(update_descriptor(((uint64_t)frame << 12) + 8, data_desc((uint32_t)&target[3], 1)),
