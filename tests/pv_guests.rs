@@ -109,3 +109,58 @@ fn bad_kernels_are_refused() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Bad options: one line on stderr and exit status 2 before any guest runs.
+#[test]
+fn bad_options_are_refused() {
+    build_guests();
+    let hello = root().join("target/guests/hello");
+    let cases: [&[&str]; 7] = [
+        &["--vcpus", "0"],
+        &["--vcpus", "9"],
+        &["--memory", "1"],
+        &["--console-input", "/nonexistent/input"],
+        &["--xenstore", "no-equals-sign"],
+        &["--xenstore", "bad path//x=1"],
+        &["--timeout=-3"],
+    ];
+    for args in cases {
+        let out = Command::new(xdbt())
+            .arg("run")
+            .args(args)
+            .arg(&hello)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: the guest ran");
+    }
+}
+
+/// `--stats` reports the translator's and the PV layer's counters.
+#[test]
+fn stats_are_printed() {
+    build_guests();
+    let out = Command::new(xdbt())
+        .args(["run", "--stats"])
+        .arg(root().join("target/guests/hello"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    for key in [
+        "blocks_translated=",
+        "exits=",
+        "hypercalls=",
+        "pt_baseptr_switches=",
+    ] {
+        let v: u64 = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in:\n{stderr}"))
+            .parse()
+            .unwrap();
+        assert!(v > 0, "{key}{v}");
+    }
+}
