@@ -52,4 +52,7 @@ extern "C" {
     pub fn xdbt_host_protect(v: *mut c_void, la: u32, writable: bool);
     /// `s_time_t get_s_time(void)`: Xen's system time in nanoseconds.
     pub fn get_s_time() -> i64;
+    /// `int xdbt_host_evtchn_send(struct domain *d, unsigned int port)`: EVTCHNOP_send
+    /// through Xen's event channels (`evtchn_send()`); 0 or -errno.
+    pub fn xdbt_host_evtchn_send(d: *const c_void, port: c_uint) -> c_int;
 }

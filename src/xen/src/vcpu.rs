@@ -18,7 +18,8 @@
 //! softirq pending, Xen closes the poll page and translated code stops at the next block.
 //!
 //! Hypercalls (`int $0x82` from ring 1) go through the core's PV layer
-//! (`xdbt::pv::hypercall::dispatch`) for the calls listed in [`SERVED`]; the others return
+//! (`xdbt::pv::hypercall::dispatch`) for the calls listed in [`SERVED`]; `EVTCHNOP_send`
+//! goes to Xen's event channels (so dom0's backends are notified); the others return
 //! -ENOSYS until Xen's event channels, grant tables, memory and page-table updates are
 //! wired behind the core's host traits (docs/XEN.md).
 
@@ -30,7 +31,7 @@ use core::ffi::{c_int, c_uint, c_void};
 use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
 use xdbt::cache::ExecMemory;
 use xdbt::cpu::seg::{SegReg, Segment};
-use xdbt::cpu::{EAX, EBX};
+use xdbt::cpu::{EAX, EBX, ECX};
 use xdbt::engine::ctx::{ExitKind as JitExit, JitContext};
 use xdbt::engine::{Engine, JitStack};
 use xdbt::exit::{PFEC_INSN, PFEC_PRESENT, PFEC_WRITE};
@@ -62,6 +63,10 @@ pub const SERVED: [(u32, Option<&[u32]>); 7] = [
 ];
 
 const ENOSYS: i32 = 38;
+const EFAULT: i32 = 14;
+/// `__HYPERVISOR_event_channel_op` and its `EVTCHNOP_send`: served by Xen's event channels.
+const HYPERCALL_EVENT_CHANNEL_OP: u32 = 32;
+const EVTCHNOP_SEND: u32 = 4;
 
 /// What Xen hands `xdbt_vcpu_run` (`struct xdbt_run_info`, asm/xdbt.h).
 #[repr(C)]
@@ -213,6 +218,18 @@ impl Vcpu {
         let served = SERVED
             .iter()
             .any(|&(n, cmds)| n == nr && cmds.is_none_or(|c| c.contains(&cmd)));
+        if nr == HYPERCALL_EVENT_CHANNEL_OP && cmd == EVTCHNOP_SEND {
+            // struct evtchn_send { evtchn_port_t port; }: Xen's own event channels.
+            let port = self.mem.read_u32(GuestAddr(cpu.gpr[ECX]));
+            let rc = match port {
+                // SAFETY: `d` is the live domain Xen passed to xdbt_vcpu_run, whose vCPU
+                // this is; Xen checks the port.
+                Ok(p) => unsafe { ffi::xdbt_host_evtchn_send(self.mem.d, p) },
+                Err(_) => -EFAULT,
+            };
+            cpu.gpr[EAX] = rc as u32;
+            return (XDBT_EXIT_CONTINUE, Turn::Hypercall);
+        }
         if !served {
             cpu.gpr[EAX] = (-ENOSYS) as u32;
             return (XDBT_EXIT_CONTINUE, Turn::Unserved(nr));
