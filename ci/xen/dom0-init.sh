@@ -163,11 +163,12 @@ else
     check xl-destroy FAIL "$(xl list 2>&1 | tail -n +2)"
 fi
 
-# A 32-bit PV guest (tests/guests/hello.c): Xen builds it as a translated domain, its vCPU
-# enters the translator loop in Xen, which translates the guest's first block from guest
-# memory, reports it, and crashes the domain (running translated code in Xen is not done
-# yet). on_crash = "preserve" keeps the crashed domain in `xl list` for the checks.
-if xl create /guests/hello.cfg >/tmp/pv32.out 2>&1; then
+# A 32-bit PV guest (tests/guests/hello.c): Xen builds it as a translated domain, and its
+# vCPU runs the guest's code translated, in Xen: the guest prints through
+# HYPERVISOR_console_io (lines in xl dmesg with the domain's prefix, "(dN) ...") and powers
+# off; xl then destroys the domain (on_poweroff = "destroy"). Created paused: it runs to
+# its end in a fraction of a second once unpaused.
+if xl create -p /guests/hello.cfg >/tmp/pv32.out 2>&1; then
     check pv32-create PASS "xl create of a 32-bit PV kernel (CONFIG_PV32=n)"
 else
     check pv32-create FAIL "$(grep -m1 -i 'error' /tmp/pv32.out)"
@@ -179,28 +180,58 @@ if [ -n "$domid" ]; then
 else
     check pv32-xl-list FAIL "$(xl list 2>&1 | tail -n +2)"
 fi
-# The translator's report in xl dmesg, and the crash (state "c"), within 60 s.
+[ -n "$domid" ] && xl unpause hello
+# Until the domain is gone (powered off and destroyed) or crashed, within 60 s.
 i=0
 while [ -n "$domid" ] && [ $i -lt 600 ]; do
-    xl dmesg >/tmp/dmesg 2>&1
-    if grep -q "xdbt: d${domid}v0: translated" /tmp/dmesg; then
-        case "$(state hello)" in *c*) break ;; esac
-    fi
+    xl domid hello >/dev/null 2>&1 || break
+    case "$(state hello)" in *c*) break ;; esac
     sleep 0.1
     i=$((i + 1))
 done
+xl dmesg >/tmp/dmesg 2>&1
 line=$(grep -m1 "xdbt: d${domid:-X}v0: translated" /tmp/dmesg 2>/dev/null)
 if [ -n "$domid" ] && [ -n "$line" ]; then
     check pv32-translated PASS "${line#*) }"
 else
     check pv32-translated FAIL "no 'xdbt: d${domid}v0: translated' line in xl dmesg"
-    xl dmesg | tail -n 30
 fi
-crashed=$(grep -m1 "Domain ${domid:-X} (vcpu#0) crashed" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) //')
-if [ -n "$domid" ] && [ -n "$crashed" ] && case "$(state hello)" in *c*) true ;; *) false ;; esac; then
-    check pv32-crashed PASS "xl list state $(state hello); xl dmesg: '$crashed'"
+verdict=$(grep -m1 "(d${domid:-X}) XDBT-GUEST hello:" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) //')
+case "$verdict" in
+*"XDBT-GUEST hello: PASS"*) check pv32-hello-verdict PASS "xl dmesg: '$verdict'" ;;
+*)
+    check pv32-hello-verdict FAIL "xl dmesg: '${verdict:-no XDBT-GUEST hello line}'"
+    grep "xdbt\|(d${domid:-X})" /tmp/dmesg | tail -n 20
+    ;;
+esac
+shut=$(grep -m1 "xdbt: d${domid:-X}v0: SCHEDOP_shutdown reason 0" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) //')
+if [ -n "$domid" ] && [ -n "$shut" ] && ! xl domid hello >/dev/null 2>&1; then
+    check pv32-poweroff PASS "'$shut'; destroyed by xl (on_poweroff)"
 else
-    check pv32-crashed FAIL "xl list state '$(state hello)', xl dmesg: '$crashed'"
+    check pv32-poweroff FAIL "xl list state '$(state hello)', xl dmesg: '$shut'"
+    xl destroy hello >/dev/null 2>&1
+fi
+
+# A translated guest that crashes on purpose (ci/xen/guests/pv32-crash: an unhandled page
+# fault). on_crash = "preserve" keeps the crashed domain in `xl list` for the checks.
+domid=
+if quiet xl create /guests/pv32-crash.cfg; then
+    domid=$(xl domid pv32-crash 2>/dev/null)
+fi
+i=0
+while [ -n "$domid" ] && [ $i -lt 600 ]; do
+    case "$(state pv32-crash)" in *c*) break ;; esac
+    sleep 0.1
+    i=$((i + 1))
+done
+xl dmesg >/tmp/dmesg 2>&1
+crashed=$(grep -m1 "Domain ${domid:-X} (vcpu#0) crashed" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) //')
+fault=$(grep -m1 "xdbt: d${domid:-X}v0: guest fault" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) //')
+if [ -n "$domid" ] && [ -n "$crashed" ] && case "$(state pv32-crash)" in *c*) true ;; *) false ;; esac; then
+    check pv32-crashed PASS "xl list state $(state pv32-crash); xl dmesg: '$fault' '$crashed'"
+else
+    check pv32-crashed FAIL "xl list state '$(state pv32-crash)', xl dmesg: '$crashed'"
+    grep "xdbt\|(d${domid:-X})" /tmp/dmesg | tail -n 20
 fi
 # Debug key 'X': the translator's statistics of the (preserved) translated domain.
 xl debug-keys X >/dev/null 2>&1
@@ -217,11 +248,11 @@ if [ -n "$stats" ]; then
 else
     check xdbt-debug-key FAIL "no 'xdbt: d${domid}: runs' line after 'xl debug-keys X'"
 fi
-if [ -n "$domid" ] && quiet xl destroy hello && wait_gone hello 30; then
+if [ -n "$domid" ] && quiet xl destroy pv32-crash && wait_gone pv32-crash 30; then
     check pv32-destroy PASS
 else
     check pv32-destroy FAIL "$(xl list 2>&1 | tail -n +2)"
-    xl destroy hello >/dev/null 2>&1
+    xl destroy pv32-crash >/dev/null 2>&1
 fi
 
 # A malformed 32-bit PV image: xl create fails with libxc's error; Xen and dom0 stay up.

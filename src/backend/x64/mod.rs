@@ -149,6 +149,10 @@ pub fn emit_routines(buf: &mut CodeBuffer, at: u64) -> Routines {
         ; push r13
         ; push r13
         ; mov r14, rsi
+        // Translated code runs with interrupts enabled: in ring 0 (inside Xen) POPF loads
+        // IF, so set it (interrupts are how Xen closes the poll page to preempt a vCPU);
+        // in ring 3 POPF leaves IF alone.
+        ; or DWORD [r15 + off::HOST_FLAGS], 0x200
         ; push QWORD [r15 + off::HOST_FLAGS]
         ; popfq
         ; stmxcsr [r15 + off::HOST_MXCSR]

@@ -1,6 +1,6 @@
-//! Translated domains: the translator's per-domain state (statistics for the `X` debug
-//! key), the vCPU entry point Xen's run loop calls (`xdbt_vcpu_run`), and guest memory
-//! read through the guest's PAE page tables.
+//! Translated domains: the translator's per-domain state (the core's PV state, statistics
+//! for the `X` debug key) and the vCPU entry point Xen's run loop calls (`xdbt_vcpu_run`),
+//! which runs the guest's translated code (`crate::vcpu`).
 //!
 //! Xen owns the domain (`xen/arch/x86/xdbt.c`): it allocates this state when
 //! `XEN_DOMCTL_set_address_size 32` makes a domain translated and frees it with the domain.
@@ -9,42 +9,48 @@
 
 use crate::ffi;
 use crate::print::xen_println;
-use crate::selftest::{translate_once, TranslateError};
+use crate::vcpu::{self, Turn, Vcpu, XDBT_EXIT_CRASH};
 use alloc::alloc::{alloc_zeroed, dealloc};
 use core::alloc::Layout;
 use core::ffi::{c_int, c_uint, c_void};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use xdbt::mmu::{Access, GuestAddr, GuestMemory};
+use xdbt::pv::hypercall::PvDomain;
 use xdbt::{Fault, Vector};
 
-/// `xdbt_vcpu_run`'s return values (`asm/xdbt.h`).
-pub const XDBT_EXIT_CRASH: c_int = 1;
-
-/// Why a vCPU left the translator, counted per domain.
+/// Why a vCPU left translated code, counted per domain.
 #[derive(Clone, Copy)]
 #[repr(usize)]
 pub enum ExitKind {
-    /// Translated code cannot run inside Xen yet: the domain is crashed.
-    NotRunnable,
-    /// The guest's code could not be fetched (not mapped, or not the domain's frame).
-    FetchFault,
-    /// The block could not be translated.
-    Untranslatable,
+    /// A hypercall served by the core's PV layer.
+    Hypercall,
+    /// A hypercall not served inside Xen yet (-ENOSYS).
+    Unserved,
+    /// Translated code stopped for Xen (softirqs pending: timers, the scheduler).
+    Stopped,
+    /// A guest fault: not delivered inside Xen yet, the domain is crashed.
+    GuestFault,
+    /// Anything else the vCPU cannot do in Xen yet (the domain is crashed).
+    Other,
 }
 
 impl ExitKind {
-    const ALL: [ExitKind; 3] = [
-        ExitKind::NotRunnable,
-        ExitKind::FetchFault,
-        ExitKind::Untranslatable,
+    const ALL: [ExitKind; 5] = [
+        ExitKind::Hypercall,
+        ExitKind::Unserved,
+        ExitKind::Stopped,
+        ExitKind::GuestFault,
+        ExitKind::Other,
     ];
 
     fn name(self) -> &'static str {
         match self {
-            ExitKind::NotRunnable => "not-runnable-in-xen",
-            ExitKind::FetchFault => "fetch-fault",
-            ExitKind::Untranslatable => "untranslatable",
+            ExitKind::Hypercall => "hypercall",
+            ExitKind::Unserved => "unserved-hypercall",
+            ExitKind::Stopped => "stopped",
+            ExitKind::GuestFault => "guest-fault",
+            ExitKind::Other => "other",
         }
     }
 }
@@ -56,6 +62,7 @@ pub struct Stats {
     blocks: AtomicU64,
     guest_insns: AtomicU64,
     host_bytes: AtomicU64,
+    host_faults: AtomicU64,
     exits: [AtomicU64; ExitKind::ALL.len()],
     last_eip: AtomicU32,
 }
@@ -64,6 +71,9 @@ pub struct Stats {
 pub struct Domain {
     domid: u32,
     stats: Stats,
+    /// The core's PV state of the domain (trap table, callbacks, shutdown code), created
+    /// when its first vCPU first runs; shared by its vCPUs.
+    pv: spin::Mutex<Option<PvDomain>>,
 }
 
 /// Allocate the state of translated domain `domid`; NULL when out of memory (Xen then
@@ -81,6 +91,7 @@ pub extern "C" fn xdbt_domain_new(domid: c_uint) -> *mut c_void {
         p.write(Domain {
             domid,
             stats: Stats::default(),
+            pv: spin::Mutex::new(None),
         })
     };
     p.cast()
@@ -115,12 +126,13 @@ pub unsafe extern "C" fn xdbt_domain_dump(core: *mut c_void, domid: c_uint) {
     let dom = unsafe { &*core.cast::<Domain>() };
     let s = &dom.stats;
     xen_println!(
-        "xdbt: d{domid}: runs {} blocks {} guest-insns {} host-bytes {} code-cache 0 bytes \
-         (not executing yet) last-eip {:#010x}",
+        "xdbt: d{domid}: runs {} blocks {} guest-insns {} host-bytes {} host-faults {} \
+         last-eip {:#010x}",
         s.runs.load(Relaxed),
         s.blocks.load(Relaxed),
         s.guest_insns.load(Relaxed),
         s.host_bytes.load(Relaxed),
+        s.host_faults.load(Relaxed),
         s.last_eip.load(Relaxed)
     );
     let mut line = crate::print::Line::<256>::new();
@@ -149,72 +161,132 @@ pub struct Regs {
     pub vm_assist: u32,
 }
 
-/// Run vCPU `vcpu_id` of the translated domain `d` from `regs`.
+/// Run the current vCPU of the translated domain `d` until it needs Xen: returns an
+/// `XDBT_EXIT_*` code (asm/xdbt.h); for `XDBT_EXIT_SHUTDOWN`, `*arg` is the reason.
 ///
-/// Today this decodes and translates the guest's first block from its memory (through its
-/// page tables), reports it on Xen's console, and asks Xen to crash the domain: running
-/// translated code inside Xen is the next step (docs/XEN.md).
+/// The first call builds the vCPU's engine in the memory Xen set up (`info`) and stores
+/// it in `*vcore`; later calls continue from the vCPU's saved state.
 ///
 /// # Safety
 /// `core` is the domain's live state from `xdbt_domain_new`; `d` is the domain, passed back
-/// to `xdbt_host_read_frame`; `regs` points to a valid `struct xdbt_regs`.
+/// to Xen; `vcore` points to the vCPU's slot (NULL until the first call), owned by this
+/// vCPU; `info` and `arg` are valid. Xen calls this on the vCPU itself, on its page tables
+/// (the window) with the GS base at the window and the vCPU's FPU loaded.
 #[no_mangle]
 pub unsafe extern "C" fn xdbt_vcpu_run(
     core: *mut c_void,
     d: *const c_void,
-    vcpu_id: c_uint,
-    regs: *const Regs,
+    vcore: *mut *mut c_void,
+    info: *const vcpu::RunInfo,
+    arg: *mut u32,
 ) -> c_int {
     // SAFETY: by the contract above.
-    let (dom, regs) = unsafe { (&*core.cast::<Domain>(), &*regs) };
+    let (dom, info, slot, arg) =
+        unsafe { (&*core.cast::<Domain>(), &*info, &mut *vcore, &mut *arg) };
     let s = &dom.stats;
     let domid = dom.domid;
+    let vcpu_id = info.vcpu_id;
     s.runs.fetch_add(1, Relaxed);
-    s.last_eip.store(regs.eip, Relaxed);
-    let mem = PaeMemory {
-        d,
-        l3_mfn: cr3_to_mfn(regs.cr3),
-    };
-    let kind = match translate_once(&mem, regs.eip, xdbt::frontend::MAX_BLOCK_INSNS) {
-        Ok(t) => {
-            s.blocks.fetch_add(1, Relaxed);
-            s.guest_insns.fetch_add(t.guest_insns as u64, Relaxed);
-            s.host_bytes.fetch_add(t.host_bytes as u64, Relaxed);
-            xen_println!(
+    if slot.is_null() {
+        // The first run: report the first block as before (the check that the guest's
+        // code is reachable through its page tables), then build the engine.
+        let mem = PaeMemory {
+            d,
+            l3_mfn: cr3_to_mfn(info.regs.cr3),
+        };
+        match crate::selftest::translate_once(&mem, info.regs.eip, xdbt::frontend::MAX_BLOCK_INSNS)
+        {
+            Ok(t) => xen_println!(
                 "xdbt: d{domid}v{vcpu_id}: translated {} instructions at EIP {:#010x} \
                  ({} bytes of x86-64, ESP {:#010x}, CR3 frame {:#x})",
                 t.guest_insns,
-                regs.eip,
+                info.regs.eip,
                 t.host_bytes,
-                regs.esp,
+                info.regs.esp,
                 mem.l3_mfn
-            );
-            xen_println!(
-                "xdbt: d{domid}v{vcpu_id}: running translated code in Xen is not \
-                 implemented yet: crashing the domain"
-            );
-            ExitKind::NotRunnable
+            ),
+            Err(e) => {
+                xen_println!(
+                    "xdbt: d{domid}v{vcpu_id}: cannot translate the guest's code at EIP \
+                     {:#010x} ({e}, CR3 frame {:#x}): crashing the domain",
+                    info.regs.eip,
+                    mem.l3_mfn
+                );
+                s.exits[ExitKind::Other as usize].fetch_add(1, Relaxed);
+                return XDBT_EXIT_CRASH;
+            }
         }
-        Err(e @ TranslateError::Fetch(_)) => {
+        let v = Vcpu::new(d, info);
+        xen_println!(
+            "xdbt: d{domid}v{vcpu_id}: running translated code (window at {:#x}, code cache \
+             {} KiB at {:#x})",
+            info.window_base,
+            info.code_size >> 10,
+            info.code_rx
+        );
+        *slot = alloc::boxed::Box::into_raw(v).cast();
+    }
+    // SAFETY: `*slot` holds this vCPU's state (set above or by an earlier call), used by
+    // this vCPU only; the fault hook reads it only while we are inside `run`.
+    let v = unsafe { &mut *slot.cast::<Vcpu>() };
+    let mut pv = dom.pv.lock();
+    let pv = pv.get_or_insert_with(|| {
+        let mut p = PvDomain::new(domid as u16, 0, info.nr_vcpus);
+        p.vm_assist = info.regs.vm_assist;
+        p
+    });
+    pv.cur = vcpu_id as usize;
+    let before = v.stats().clone();
+    let (code, turn) = v.run(pv, arg);
+    let after = v.stats();
+    s.blocks
+        .fetch_add(after.blocks_translated - before.blocks_translated, Relaxed);
+    s.guest_insns.fetch_add(
+        after.guest_insns_translated - before.guest_insns_translated,
+        Relaxed,
+    );
+    s.host_bytes
+        .fetch_add(after.host_bytes - before.host_bytes, Relaxed);
+    s.host_faults
+        .fetch_add(after.host_faults - before.host_faults, Relaxed);
+    s.last_eip.store(v.eip(), Relaxed);
+    let kind = match turn {
+        Turn::Hypercall => ExitKind::Hypercall,
+        Turn::Unserved(nr) => {
             xen_println!(
-                "xdbt: d{domid}v{vcpu_id}: cannot fetch the guest's code at EIP {:#010x} \
-                 ({e}, CR3 frame {:#x}): crashing the domain",
-                regs.eip,
-                mem.l3_mfn
+                "xdbt: d{domid}v{vcpu_id}: hypercall {nr} is not served inside Xen yet: -ENOSYS"
             );
-            ExitKind::FetchFault
+            ExitKind::Unserved
         }
-        Err(e @ TranslateError::Layout(_)) => {
+        Turn::Stopped => ExitKind::Stopped,
+        Turn::GuestFault(f) => {
+            let (vec, ec, cr2) = vcpu::describe(&f);
             xen_println!(
-                "xdbt: d{domid}v{vcpu_id}: cannot translate the block at EIP {:#010x} \
-                 ({e}): crashing the domain",
-                regs.eip
+                "xdbt: d{domid}v{vcpu_id}: guest fault {vec} (error code {ec:#x}, CR2 \
+                 {cr2:#010x}) at EIP {:#010x}: trap delivery inside Xen is not done yet, \
+                 crashing the domain",
+                v.eip()
             );
-            ExitKind::Untranslatable
+            ExitKind::GuestFault
+        }
+        Turn::Other => {
+            xen_println!(
+                "xdbt: d{domid}v{vcpu_id}: cannot continue at EIP {:#010x} inside Xen yet: \
+                 crashing the domain",
+                v.eip()
+            );
+            ExitKind::Other
         }
     };
     s.exits[kind as usize].fetch_add(1, Relaxed);
-    XDBT_EXIT_CRASH
+    if code == vcpu::XDBT_EXIT_SHUTDOWN {
+        xen_println!(
+            "xdbt: d{domid}v{vcpu_id}: SCHEDOP_shutdown reason {} after {} blocks",
+            *arg,
+            after.blocks_translated
+        );
+    }
+    code
 }
 
 /// The frame number of a 32-bit PV CR3 (`xen_cr3_to_pfn_x86_32`).
@@ -233,7 +305,6 @@ struct PaeMemory {
     d: *const c_void,
     l3_mfn: u64,
 }
-
 impl PaeMemory {
     fn frame(&self, mfn: u64, offset: u32, buf: &mut [u8]) -> bool {
         // SAFETY: `d` is the live domain Xen passed to xdbt_vcpu_run; Xen checks that

@@ -33,4 +33,26 @@ extern "C" {
         buf: *mut c_void,
         len: c_uint,
     ) -> c_int;
+    /// `int xdbt_host_write_frame(const struct domain *d, uint64_t mfn, unsigned int
+    /// offset, const void *buf, unsigned int len)`: copy `len` bytes from `buf` to `offset`
+    /// in frame `mfn`, which must be `d`'s and may be written (not a page or descriptor
+    /// table); 0 or -errno.
+    pub fn xdbt_host_write_frame(
+        d: *const c_void,
+        mfn: u64,
+        offset: c_uint,
+        buf: *const c_void,
+        len: c_uint,
+    ) -> c_int;
+    /// `void xdbt_host_console(const struct domain *d, const char *line)`: one line the
+    /// guest wrote with HYPERVISOR_console_io, printed with the domain's prefix.
+    pub fn xdbt_host_console(d: *const c_void, line: *const c_char);
+    /// `void xdbt_host_protect(struct vcpu *v, uint32_t la, bool writable)`: write-protect
+    /// (or make writable again, if the guest may write it) guest page `la` in the window.
+    pub fn xdbt_host_protect(v: *mut c_void, la: u32, writable: bool);
+    /// `s_time_t get_s_time(void)`: Xen's system time in nanoseconds.
+    pub fn get_s_time() -> i64;
+    /// `int xdbt_host_evtchn_send(struct domain *d, unsigned int port)`: EVTCHNOP_send
+    /// through Xen's event channels (`evtchn_send()`); 0 or -errno.
+    pub fn xdbt_host_evtchn_send(d: *const c_void, port: c_uint) -> c_int;
 }

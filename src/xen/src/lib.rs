@@ -4,7 +4,8 @@
 //!
 //! The allocator, the panic path, an init call that exercises the core once at boot, and
 //! the translator's side of translated PV32 domains (`domain`): per-domain state and
-//! statistics, and the vCPU entry point Xen's run loop calls (docs/XEN.md).
+//! statistics, and the vCPU entry point Xen's run loop calls, which runs the guest's
+//! translated code inside Xen (`vcpu`; docs/XEN.md).
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -15,6 +16,7 @@ mod ffi;
 mod heap;
 mod print;
 mod selftest;
+mod vcpu;
 
 use core::fmt::Write;
 use core::panic::PanicInfo;

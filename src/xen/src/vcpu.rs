@@ -1,0 +1,615 @@
+//! A translated vCPU inside Xen: the core's engine running the guest's code for real.
+//!
+//! Xen (`xen/arch/x86/xdbt.c`) gives every translated vCPU, before it first runs:
+//! - its own page tables, with the **guest window** at `RunInfo::window_base` (4 GiB, L4
+//!   slot 0): guest linear address `a` at `window_base + a`, mapped from the guest's frames
+//!   as its PAE page tables say (supervisor, NX, refcounted like the guest's own entries),
+//!   and the engine's poll page just below; translated code reaches it as `gs:[a]`, with
+//!   the GS base pointed at the window around `xdbt_vcpu_run`;
+//! - a **code cache**: the same frames mapped twice, RW (never executed) and RX;
+//! - a **stack for translated code** whose top page aliases the top of the running CPU's
+//!   Xen stack, so that interrupts and exceptions taken in translated code find Xen's
+//!   per-CPU `struct cpu_info`.
+//!
+//! A fault in translated code reaches Xen's exception handlers, which ask
+//! [`xdbt_host_fault`] whether it is ours; if so the guest registers and the fault are left
+//! in the engine's context and the handler resumes at the engine's `exit_saved` routine,
+//! exactly as the hosted SIGSEGV handler does. Interrupts are Xen's; when one leaves a
+//! softirq pending, Xen closes the poll page and translated code stops at the next block.
+//!
+//! Hypercalls (`int $0x82` from ring 1) go through the core's PV layer
+//! (`xdbt::pv::hypercall::dispatch`) for the calls listed in [`SERVED`]; `EVTCHNOP_send`
+//! goes to Xen's event channels (so dom0's backends are notified); the others return
+//! -ENOSYS until Xen's event channels, grant tables, memory and page-table updates are
+//! wired behind the core's host traits (docs/XEN.md).
+
+use crate::ffi;
+use alloc::boxed::Box;
+use alloc::collections::BTreeSet;
+use alloc::vec::Vec;
+use core::ffi::{c_int, c_uint, c_void};
+use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
+use xdbt::cache::ExecMemory;
+use xdbt::cpu::seg::{SegReg, Segment};
+use xdbt::cpu::{EAX, EBX, ECX};
+use xdbt::engine::ctx::{ExitKind as JitExit, JitContext};
+use xdbt::engine::{Engine, JitStack};
+use xdbt::exit::{PFEC_INSN, PFEC_PRESENT, PFEC_WRITE};
+use xdbt::mmu::{Access, GuestAddr, GuestMemory, JitMemory, Prot};
+use xdbt::pv::event::{BackendNotify, SharedPage};
+use xdbt::pv::hypercall::{self, Outcome, PvDomain, PvHost};
+use xdbt::pv::mm::{MmHost, PageProt};
+use xdbt::{Exit, Fault, Vector};
+
+/// `xdbt_vcpu_run`'s return values (`asm/xdbt.h`).
+pub const XDBT_EXIT_CRASH: c_int = 1;
+pub const XDBT_EXIT_CONTINUE: c_int = 2;
+pub const XDBT_EXIT_SHUTDOWN: c_int = 3;
+pub const XDBT_EXIT_YIELD: c_int = 4;
+pub const XDBT_EXIT_BLOCK: c_int = 5;
+
+/// Hypercalls served by the core's PV layer inside Xen today, with the sub-commands
+/// allowed (None: all). They only touch guest memory through the window's page-table
+/// walk and the core's own per-domain state.
+pub const SERVED: [(u32, Option<&[u32]>); 7] = [
+    (0, None),  // set_trap_table
+    (3, None),  // stack_switch
+    (4, None),  // set_callbacks
+    (17, None), // xen_version
+    (18, None), // console_io
+    // sched_op: yield, block, shutdown, shutdown_code (not poll, remote_shutdown, watchdog).
+    (29, Some(&[0, 1, 2, 5])),
+    (30, None), // callback_op
+];
+
+const ENOSYS: i32 = 38;
+const EFAULT: i32 = 14;
+/// `__HYPERVISOR_event_channel_op` and its `EVTCHNOP_send`: served by Xen's event channels.
+const HYPERCALL_EVENT_CHANNEL_OP: u32 = 32;
+const EVTCHNOP_SEND: u32 = 4;
+
+/// What Xen hands `xdbt_vcpu_run` (`struct xdbt_run_info`, asm/xdbt.h).
+#[repr(C)]
+pub struct RunInfo {
+    pub regs: crate::domain::Regs,
+    pub vcpu_id: u32,
+    pub nr_vcpus: u32,
+    /// `struct vcpu *`, passed back to `xdbt_host_protect`.
+    pub vcpu: *mut c_void,
+    pub window_base: u64,
+    pub code_rw: u64,
+    pub code_rx: u64,
+    pub code_size: u64,
+    pub stack_top: u64,
+    pub guard_lo: u64,
+    pub guard_hi: u64,
+}
+
+/// A fault Xen took in its own context (`struct xdbt_fault`, asm/xdbt.h).
+#[repr(C)]
+pub struct HostFaultRegs {
+    pub rip: u64,
+    pub addr: u64,
+    pub rflags: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rbx: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub r11: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub trapnr: u32,
+    pub error_code: u32,
+}
+
+/// Why the last turn ended, for the domain's statistics.
+pub enum Turn {
+    Hypercall,
+    Unserved(u32),
+    Stopped,
+    GuestFault(Fault),
+    Other,
+}
+
+/// The translator's state of one translated vCPU (`xdbt_vcpu::core` in Xen).
+pub struct Vcpu {
+    engine: Engine,
+    mem: XenMem,
+    /// The engine's context and code range, for the fault hook (which must not borrow the
+    /// engine: it runs while the engine is inside translated code).
+    ctx: *mut JitContext,
+    code: (u64, u64),
+    exit_saved: u64,
+    /// Descriptors segment loads see: Xen's flat ring 1 and ring 3 selectors.
+    gdt: Vec<u64>,
+    /// A console line not finished yet.
+    line: Vec<u8>,
+}
+
+impl Vcpu {
+    /// Build the vCPU's engine in the memory Xen set up, with the registers the toolstack
+    /// gave (ring 1, flat segments, as Xen starts a PV32 vCPU).
+    pub fn new(d: *const c_void, info: &RunInfo) -> Box<Vcpu> {
+        let exec = ExecMemory {
+            rw: info.code_rw as *mut u8,
+            rx: info.code_rx,
+            size: info.code_size as usize,
+        };
+        let stack = JitStack {
+            top: info.stack_top,
+            guard_lo: info.guard_lo,
+            guard_hi: info.guard_hi,
+        };
+        let mut engine = Engine::new(exec, stack, None);
+        let ctx = engine.ctx_ptr();
+        let code = engine.code_range();
+        let exit_saved = engine.routines().exit_saved;
+        let r = &info.regs;
+        let cpu = engine.cpu_mut();
+        cpu.cpl = 1;
+        *cpu.seg_mut(SegReg::Cs) = Segment::flat(FLAT_RING1_CS, true, 1);
+        for s in [SegReg::Ds, SegReg::Es, SegReg::Ss, SegReg::Fs, SegReg::Gs] {
+            *cpu.seg_mut(s) = Segment::flat(FLAT_RING1_DS, false, 1);
+        }
+        cpu.gpr = [r.eax, r.ecx, r.edx, r.ebx, r.esp, r.ebp, r.esi, r.edi];
+        cpu.eip = r.eip;
+        cpu.eflags = r.eflags | 0x2;
+        cpu.cr3 = r.cr3;
+        let mut gdt = alloc::vec![0u64; (usize::from(FLAT_RING3_DS) >> 3) + 1];
+        gdt[usize::from(FLAT_RING1_CS >> 3)] = 0x00cf_bb00_0000_ffff;
+        gdt[usize::from(FLAT_RING1_DS >> 3)] = 0x00cf_b300_0000_ffff;
+        gdt[usize::from(FLAT_RING3_CS >> 3)] = 0x00cf_fb00_0000_ffff;
+        gdt[usize::from(FLAT_RING3_DS >> 3)] = 0x00cf_f300_0000_ffff;
+        Box::new(Vcpu {
+            engine,
+            mem: XenMem {
+                d,
+                v: info.vcpu,
+                l3_mfn: u64::from(r.cr3.rotate_right(12)),
+                base: info.window_base,
+                code: BTreeSet::new(),
+                dirty: Vec::new(),
+            },
+            ctx,
+            code,
+            exit_saved,
+            gdt,
+            line: Vec::new(),
+        })
+    }
+
+    pub fn stats(&self) -> &xdbt::engine::Stats {
+        self.engine.stats()
+    }
+
+    pub fn eip(&self) -> u32 {
+        self.engine.cpu().eip
+    }
+
+    /// Run translated code until something needs Xen: a hypercall the caller serves by
+    /// returning (`XDBT_EXIT_*`), a stop request (softirqs), or a guest fault.
+    pub fn run(&mut self, pv: &mut PvDomain, arg: &mut u32) -> (c_int, Turn) {
+        let gdt = &self.gdt;
+        let desc = |sel: u16| {
+            (sel & 4 == 0)
+                .then(|| gdt.get(usize::from(sel >> 3)).copied())
+                .flatten()
+                .filter(|&d| d != 0)
+        };
+        let exit = self.engine.run(&mut self.mem, &desc);
+        match exit {
+            Exit::Stopped => (XDBT_EXIT_CONTINUE, Turn::Stopped),
+            Exit::SoftInt { vector: 0x82, .. } if self.engine.cpu().cpl == 1 => {
+                self.hypercall(pv, arg)
+            }
+            Exit::Fault(f) => (XDBT_EXIT_CRASH, Turn::GuestFault(f)),
+            _ => (XDBT_EXIT_CRASH, Turn::Other),
+        }
+    }
+
+    fn hypercall(&mut self, pv: &mut PvDomain, arg: &mut u32) -> (c_int, Turn) {
+        let cpu = self.engine.cpu_mut();
+        let nr = cpu.gpr[EAX];
+        let cmd = cpu.gpr[EBX];
+        let served = SERVED
+            .iter()
+            .any(|&(n, cmds)| n == nr && cmds.is_none_or(|c| c.contains(&cmd)));
+        if nr == HYPERCALL_EVENT_CHANNEL_OP && cmd == EVTCHNOP_SEND {
+            // struct evtchn_send { evtchn_port_t port; }: Xen's own event channels.
+            let port = self.mem.read_u32(GuestAddr(cpu.gpr[ECX]));
+            let rc = match port {
+                // SAFETY: `d` is the live domain Xen passed to xdbt_vcpu_run, whose vCPU
+                // this is; Xen checks the port.
+                Ok(p) => unsafe { ffi::xdbt_host_evtchn_send(self.mem.d, p) },
+                Err(_) => -EFAULT,
+            };
+            cpu.gpr[EAX] = rc as u32;
+            return (XDBT_EXIT_CONTINUE, Turn::Hypercall);
+        }
+        if !served {
+            cpu.gpr[EAX] = (-ENOSYS) as u32;
+            return (XDBT_EXIT_CONTINUE, Turn::Unserved(nr));
+        }
+        let mut host = XenHost {
+            mem: &mut self.mem,
+            line: &mut self.line,
+            shared: ScratchShared([0; 4096]),
+        };
+        let out = hypercall::dispatch(pv, cpu, &mut host);
+        let code = match out {
+            Outcome::Shutdown(reason) => {
+                *arg = reason;
+                XDBT_EXIT_SHUTDOWN
+            }
+            Outcome::Yield => XDBT_EXIT_YIELD,
+            Outcome::Block => XDBT_EXIT_BLOCK,
+            Outcome::Continue | Outcome::Remapped | Outcome::Poll { .. } => XDBT_EXIT_CONTINUE,
+        };
+        (code, Turn::Hypercall)
+    }
+
+    /// The fault hook: claim a fault in this vCPU's translated code (see the module doc).
+    /// Returns where Xen resumes, or 0.
+    ///
+    /// # Safety
+    /// `self.ctx` is the live context of the engine that runs on this CPU right now (Xen
+    /// calls this only while the vCPU is in `xdbt_vcpu_run`).
+    unsafe fn claim_fault(&self, f: &HostFaultRegs) -> u64 {
+        if f.rip < self.code.0 || f.rip >= self.code.1 || f.r15 != self.ctx as u64 {
+            return 0;
+        }
+        // SAFETY: R15 holds this engine's context (checked above): translated code was
+        // running on it, so nothing else refers to it until we resume at `exit_saved`.
+        let ctx = unsafe { &mut *self.ctx };
+        use xdbt::cpu::{EBP, ECX, EDI, EDX, ESI, ESP};
+        for (g, v) in [
+            (EAX, f.rax),
+            (ECX, f.rcx),
+            (EDX, f.rdx),
+            (EBX, f.rbx),
+            (ESP, f.r12),
+            (EBP, f.rbp),
+            (ESI, f.rsi),
+            (EDI, f.rdi),
+        ] {
+            ctx.cpu.gpr[g] = v as u32;
+        }
+        ctx.host_flags = f.rflags;
+        ctx.host_fault.host_pc = f.rip;
+        ctx.host_fault.addr = f.addr;
+        ctx.host_fault.trapno = f.trapnr;
+        ctx.host_fault.err = f.error_code;
+        ctx.host_fault.r14 = f.r14;
+        ctx.host_fault.r11 = f.r11;
+        ctx.exit_kind = JitExit::HostFault as u32;
+        self.exit_saved
+    }
+
+    /// The end of a console line: print it through Xen.
+    fn flush_line(line: &mut Vec<u8>, d: *const c_void) {
+        let mut buf = [0u8; 256];
+        let n = line.len().min(buf.len() - 1);
+        for (o, &b) in buf.iter_mut().zip(line.iter().take(n)) {
+            // As Xen's guest console does: printable ASCII, tabs; the rest as '?'.
+            *o = if b == b'\t' || (0x20..0x7f).contains(&b) {
+                b
+            } else {
+                b'?'
+            };
+        }
+        // SAFETY: `buf` is NUL-terminated (n < 256, the rest is zero); `d` is the live
+        // domain Xen passed to xdbt_vcpu_run.
+        unsafe { ffi::xdbt_host_console(d, buf.as_ptr().cast()) };
+        line.clear();
+    }
+}
+
+/// Claim a fault Xen took in its own context if it hit the current vCPU's translated
+/// code (see `xdbt_fault()` in xen/arch/x86/xdbt.c); returns where to resume, or 0.
+///
+/// # Safety
+/// `vcore` is NULL or the current vCPU's state from `xdbt_vcpu_run`, and the vCPU is
+/// inside `xdbt_vcpu_run` on this CPU; `f` points to a valid `struct xdbt_fault`.
+#[no_mangle]
+pub unsafe extern "C" fn xdbt_host_fault(vcore: *mut c_void, f: *const HostFaultRegs) -> u64 {
+    if vcore.is_null() {
+        return 0;
+    }
+    // SAFETY: by the contract above. Only shared access: the engine itself is borrowed
+    // by the interrupted run loop, and only its context is written, through the raw
+    // pointer, as the hosted signal handler does.
+    unsafe { (*vcore.cast::<Vcpu>()).claim_fault(&*f) }
+}
+
+/// Free the state `xdbt_vcpu_run` created for a vCPU (NULL is ignored).
+///
+/// # Safety
+/// `vcore` is NULL or a pointer `xdbt_vcpu_run` stored, not freed yet, and the vCPU no
+/// longer runs (Xen calls this from the vCPU's destruction).
+#[no_mangle]
+pub unsafe extern "C" fn xdbt_vcpu_free(vcore: *mut c_void) {
+    if !vcore.is_null() {
+        // SAFETY: by the contract above, the box is ours to drop.
+        drop(unsafe { Box::from_raw(vcore.cast::<Vcpu>()) });
+    }
+}
+
+const PTE_PRESENT: u64 = 1;
+const PTE_RW: u64 = 2;
+const PTE_PSE: u64 = 1 << 7;
+/// Bits 12..51 of a PAE entry: the frame's address.
+const PTE_ADDR: u64 = ((1 << 52) - 1) & !0xfff;
+
+/// Guest memory as the translator sees it in Xen: the window for translated code, and a
+/// walk of the guest's PAE page tables (machine frames, read through Xen, which checks
+/// ownership) for the frontend and the PV layer.
+pub struct XenMem {
+    d: *const c_void,
+    v: *mut c_void,
+    l3_mfn: u64,
+    base: u64,
+    /// Guest pages translated code came from: write-protected in the window.
+    code: BTreeSet<u32>,
+    /// Code pages written since the engine last looked.
+    dirty: Vec<u32>,
+}
+
+impl XenMem {
+    fn frame_read(&self, mfn: u64, offset: u32, buf: &mut [u8]) -> bool {
+        // SAFETY: `d` is the live domain Xen passed to xdbt_vcpu_run; Xen checks that the
+        // frame is the domain's and that the range stays inside it, and writes at most
+        // `buf.len()` bytes to `buf`.
+        let rc = unsafe {
+            ffi::xdbt_host_read_frame(
+                self.d,
+                mfn,
+                offset,
+                buf.as_mut_ptr().cast(),
+                buf.len() as c_uint,
+            )
+        };
+        rc == 0
+    }
+
+    fn frame_write(&self, mfn: u64, offset: u32, buf: &[u8]) -> bool {
+        // SAFETY: as in `frame_read`; Xen reads `buf.len()` bytes from `buf` and also checks
+        // that the frame may be written (not a page or descriptor table).
+        let rc = unsafe {
+            ffi::xdbt_host_write_frame(
+                self.d,
+                mfn,
+                offset,
+                buf.as_ptr().cast(),
+                buf.len() as c_uint,
+            )
+        };
+        rc == 0
+    }
+
+    fn entry(&self, mfn: u64, index: u32) -> Option<u64> {
+        let mut e = [0u8; 8];
+        self.frame_read(mfn, index * 8, &mut e)
+            .then(|| u64::from_le_bytes(e))
+            .filter(|e| e & PTE_PRESENT != 0)
+    }
+
+    /// The machine frame of linear address `la`, and whether the guest may write it.
+    fn walk(&self, la: u32) -> Option<(u64, bool)> {
+        let l3e = self.entry(self.l3_mfn, la >> 30)?;
+        let l2e = self.entry((l3e & PTE_ADDR) >> 12, (la >> 21) & 511)?;
+        if l2e & PTE_PSE != 0 {
+            return None;
+        }
+        let l1e = self.entry((l2e & PTE_ADDR) >> 12, (la >> 12) & 511)?;
+        let rw = l2e & l1e & PTE_RW != 0;
+        Some(((l1e & PTE_ADDR) >> 12, rw))
+    }
+
+    /// Apply `f` to each page-sized piece of `[addr, addr + len)`.
+    fn pieces(
+        &self,
+        addr: GuestAddr,
+        len: usize,
+        mut f: impl FnMut(u32, usize, usize) -> Result<(), Fault>,
+    ) -> Result<(), Fault> {
+        let mut done = 0;
+        while done < len {
+            let la = addr.0.wrapping_add(done as u32);
+            let take = (4096 - (la & 0xfff) as usize).min(len - done);
+            f(la, done, take)?;
+            done += take;
+        }
+        Ok(())
+    }
+}
+
+fn pf(la: u32, ec: u32) -> Fault {
+    Fault::pf(la, ec)
+}
+
+impl GuestMemory for XenMem {
+    fn read(&self, addr: GuestAddr, buf: &mut [u8], acc: Access) -> Result<(), Fault> {
+        let insn = if acc == Access::Fetch { PFEC_INSN } else { 0 };
+        self.pieces(addr, buf.len(), |la, at, take| {
+            let (mfn, _) = self.walk(la).ok_or(pf(la, insn))?;
+            if self.frame_read(mfn, la & 0xfff, &mut buf[at..at + take]) {
+                Ok(())
+            } else {
+                Err(pf(la, insn | PFEC_PRESENT))
+            }
+        })
+    }
+
+    fn write(&mut self, addr: GuestAddr, data: &[u8]) -> Result<(), Fault> {
+        let mut touched = Vec::new();
+        self.pieces(addr, data.len(), |la, at, take| {
+            let (mfn, rw) = self.walk(la).ok_or(pf(la, PFEC_WRITE))?;
+            if !rw || !self.frame_write(mfn, la & 0xfff, &data[at..at + take]) {
+                return Err(pf(la, PFEC_WRITE | PFEC_PRESENT));
+            }
+            touched.push(la >> 12);
+            Ok(())
+        })?;
+        // Translations of written code pages are stale.
+        for p in touched {
+            if self.code.contains(&p) {
+                self.dirty.push(p);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl JitMemory for XenMem {
+    fn as_guest_memory(&self) -> &dyn GuestMemory {
+        self
+    }
+
+    fn host_base(&self) -> usize {
+        self.base as usize
+    }
+
+    fn prot_of(&self, addr: GuestAddr) -> Prot {
+        match self.walk(addr.0) {
+            Some((_, true)) => Prot::RWX,
+            Some((_, false)) => Prot::RX,
+            None => Prot::empty(),
+        }
+    }
+
+    fn mark_code(&mut self, page: u32) {
+        if self.code.insert(page) {
+            // SAFETY: `v` is the running vCPU Xen passed in RunInfo; Xen only touches the
+            // window entry of that page.
+            unsafe { ffi::xdbt_host_protect(self.v, page << 12, false) };
+        }
+    }
+
+    fn code_write_fault(&mut self, page: u32) -> bool {
+        if !self.code.remove(&page) {
+            return false;
+        }
+        // SAFETY: as in `mark_code`; Xen restores write access only if the window entry
+        // holds a writable type reference (the guest may write the page).
+        unsafe { ffi::xdbt_host_protect(self.v, page << 12, true) };
+        self.dirty.push(page);
+        true
+    }
+
+    fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    fn take_dirty(&mut self) -> Vec<u32> {
+        core::mem::take(&mut self.dirty)
+    }
+}
+
+/// shared_info for the core's PV layer. None of the hypercalls in [`SERVED`] touches it
+/// (event channels are not served by the core inside Xen yet), so a scratch page stands
+/// in; Xen's real shared_info page is the domain's.
+struct ScratchShared([u8; 4096]);
+
+impl ScratchShared {
+    fn at(&self, off: u32, n: usize) -> usize {
+        (off as usize).min(4096 - n)
+    }
+}
+
+impl SharedPage for ScratchShared {
+    fn load_u32(&self, off: u32) -> u32 {
+        let o = self.at(off, 4);
+        u32::from_le_bytes([self.0[o], self.0[o + 1], self.0[o + 2], self.0[o + 3]])
+    }
+    fn store_u32(&mut self, off: u32, v: u32) {
+        let o = self.at(off, 4);
+        self.0[o..o + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    fn fetch_or_u32(&mut self, off: u32, bits: u32) -> u32 {
+        let old = self.load_u32(off);
+        self.store_u32(off, old | bits);
+        old
+    }
+    fn fetch_and_u32(&mut self, off: u32, bits: u32) -> u32 {
+        let old = self.load_u32(off);
+        self.store_u32(off, old & bits);
+        old
+    }
+    fn load_u8(&self, off: u32) -> u8 {
+        self.0[self.at(off, 1)]
+    }
+    fn swap_u8(&mut self, off: u32, v: u8) -> u8 {
+        let o = self.at(off, 1);
+        core::mem::replace(&mut self.0[o], v)
+    }
+}
+
+/// The core's PV layer's host inside Xen, for the hypercalls in [`SERVED`].
+struct XenHost<'a> {
+    mem: &'a mut XenMem,
+    line: &'a mut Vec<u8>,
+    shared: ScratchShared,
+}
+
+/// The PV MMU is not the core's inside Xen: Xen validates and type-counts the guest's
+/// page tables itself, and no hypercall in [`SERVED`] reaches the core's MMU.
+impl MmHost for XenHost<'_> {
+    fn nr_ram_frames(&self) -> u32 {
+        0
+    }
+    fn is_shared_frame(&self, _mfn: u32) -> bool {
+        false
+    }
+    fn read_entry(&self, _mfn: u32, _idx: u32) -> u64 {
+        0
+    }
+    fn write_entry(&mut self, _mfn: u32, _idx: u32, _v: u64) {}
+    fn map(&mut self, _va: u32, _n: u32, _mfn: u32, _prot: PageProt) {}
+    fn unmap(&mut self, _va: u32, _n: u32) {}
+}
+
+impl PvHost for XenHost<'_> {
+    fn mem(&mut self) -> &mut dyn GuestMemory {
+        self.mem
+    }
+    fn shared(&mut self) -> &mut dyn SharedPage {
+        &mut self.shared
+    }
+    fn console_write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' || self.line.len() >= 255 {
+                Vcpu::flush_line(self.line, self.mem.d);
+            }
+            if b != b'\n' {
+                self.line.push(b);
+            }
+        }
+    }
+    fn console_read(&mut self, _max: usize) -> Vec<u8> {
+        Vec::new()
+    }
+    fn backend_notify(&mut self, _n: BackendNotify) {}
+    fn now_ns(&self) -> u64 {
+        // SAFETY: reads Xen's clock; no arguments.
+        unsafe { ffi::get_s_time() as u64 }
+    }
+    fn set_m2p(&mut self, _mfn: u32, _pfn: u32) {}
+    fn grant_frames(&self) -> (u32, u32) {
+        (0, 0)
+    }
+    fn copy_frame(&mut self, _dst: u32, _src: u32) {}
+    fn clear_frame(&mut self, _mfn: u32) {}
+}
+
+/// A guest fault the vCPU cannot take yet (no trap bounce inside Xen), for the report.
+pub fn describe(f: &Fault) -> (u8, u32, u32) {
+    let v = match f.vector {
+        Vector::PF => 14,
+        v => v as u8,
+    };
+    (v, f.error_code, f.cr2)
+}
