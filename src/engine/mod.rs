@@ -32,6 +32,8 @@ pub struct Stats {
     pub smc_invalidations: u64,
     pub cache_flushes: u64,
     pub host_faults: u64,
+    /// Guest call chains deeper than the host frame stack: restarted on a fresh one.
+    pub stack_resets: u64,
 }
 
 impl Stats {
@@ -48,6 +50,7 @@ impl Stats {
         let _ = writeln!(s, "smc_invalidations={}", self.smc_invalidations);
         let _ = writeln!(s, "cache_flushes={}", self.cache_flushes);
         let _ = writeln!(s, "host_faults={}", self.host_faults);
+        let _ = writeln!(s, "stack_resets={}", self.stack_resets);
         s
     }
 }
@@ -104,6 +107,8 @@ impl Engine {
         let mut ctx: Box<JitContext> = unsafe { Box::new_zeroed().assume_init() };
         ctx.cpu = GuestCpu::default();
         ctx.jit_stack_top = stack.top & !15;
+        // Room for the deepest host frames a block pushes after the check, and helpers.
+        ctx.jit_stack_limit = stack.guard_hi + 16 * 1024;
         let mut e = Engine {
             ctx,
             stack,
@@ -391,6 +396,11 @@ impl Engine {
         let vector = match hf.trapno {
             14 if hf.addr >= self.stack.guard_lo && hf.addr < self.stack.guard_hi => {
                 // Too many host call frames: restart the call on a fresh frame stack.
+                return None;
+            }
+            6 if self.cache.is_ud2(hf.host_pc) => {
+                // The frame-stack limit check of a guest call (host_call_frame_push).
+                self.stats.stack_resets += 1;
                 return None;
             }
             14 => {
