@@ -568,8 +568,8 @@ impl MmHost for XenHost<'_> {
         0
     }
     fn write_entry(&mut self, _mfn: u32, _idx: u32, _v: u64) {}
-    fn map(&mut self, _va: u32, _n: u32, _mfn: u32, _prot: PageProt) {}
-    fn unmap(&mut self, _va: u32, _n: u32) {}
+    fn map(&mut self, _vcpu: usize, _va: u32, _n: u32, _mfn: u32, _prot: PageProt) {}
+    fn unmap(&mut self, _vcpu: usize, _va: u32, _n: u32) {}
 }
 
 impl PvHost for XenHost<'_> {
