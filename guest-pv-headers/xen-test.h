@@ -172,7 +172,7 @@ static inline long mmu1(uint64_t ptr, uint64_t val)
 /* ---- shared_info, mapped over a page of ours. ---- */
 
 static char shinfo_page[4096] PAGE_ALIGNED;
-static volatile struct shared_info *shinfo;
+volatile struct shared_info *shinfo __attribute__((used));
 
 static void map_shared_info(void)
 {
@@ -187,6 +187,9 @@ static void map_shared_info(void)
  * bytes and returns with HYPERVISOR_iret. ---- */
 
 volatile uint32_t fault_count, fault_vec, fault_err, fault_eip, fault_skip = 2;
+/* The rest of the frame: CS, EFLAGS, and from ring 3 also ESP and SS; the vcpu_info cr2
+ * when shared_info is mapped. */
+volatile uint32_t fault_cs, fault_eflags, fault_esp, fault_ss, fault_cr2;
 
 #define FAULT_HANDLER(n, has_err)                                              \
     void fault_##n(void);                                                      \
@@ -196,7 +199,14 @@ volatile uint32_t fault_count, fault_vec, fault_err, fault_eip, fault_skip = 2;
             " movl $" #n ", fault_vec\n"                                        \
             " pushl %eax\n"                                                    \
             " movl 4(%esp), %eax\n movl %eax, fault_eip\n"                     \
-            " movl fault_skip, %eax\n addl %eax, 4(%esp)\n"                    \
+            " movl 8(%esp), %eax\n movl %eax, fault_cs\n"                      \
+            " movl 12(%esp), %eax\n movl %eax, fault_eflags\n"                 \
+            " testl $2, fault_cs\n jz 1f\n"                                    \
+            " movl 16(%esp), %eax\n movl %eax, fault_esp\n"                    \
+            " movl 20(%esp), %eax\n movl %eax, fault_ss\n"                     \
+            "1: movl shinfo, %eax\n testl %eax, %eax\n jz 2f\n"               \
+            " movl 8(%eax), %eax\n movl %eax, fault_cr2\n"                     \
+            "2: movl fault_skip, %eax\n addl %eax, 4(%esp)\n"                  \
             " popl %eax\n"                                                     \
             " jmp hypercall_page + 23*32\n")
 
@@ -204,12 +214,68 @@ FAULT_HANDLER(6, 0);
 FAULT_HANDLER(13, 1);
 FAULT_HANDLER(14, 1);
 
+/* ---- Ring 3: run_user(entry, esp) irets to `entry` in ring 3 (FLAT_RING3_CS/SS) on the
+ * stack `esp`; the user code comes back with `int $USER_EXIT_VECTOR` (a DPL-3 gate; not
+ * 0x82, the hypercall vector, whose gate in Xen's own IDT has DPL 1: pv_trap_init), and
+ * run_user returns the user's %eax, with the exit frame in user_frame (EIP, CS, EFLAGS,
+ * ESP, SS). Xen honours _PAGE_USER for a 32-bit guest (no adjust_guest_l1e for compat):
+ * ring-3 code and data go in the .utext/.udata sections, which user_pages_setup maps
+ * with _PAGE_USER. ---- */
+
+#define USER_EXIT_VECTOR 0x85
+#define UTEXT __attribute__((section(".utext")))
+#define UDATA __attribute__((section(".udata")))
+extern char user_text_start[], user_text_end[], user_data_start[], user_data_end[];
+volatile uint32_t user_frame[5], user_saved_esp, user_eax, user_exit_esp;
+static uint8_t user_kstack[8192] __attribute__((aligned(16)));
+uint32_t run_user(void (*entry)(void), uint32_t esp);
+void user_exit(void);
+__asm__(".text\n run_user:\n"
+        " movl 4(%esp), %ecx\n movl 8(%esp), %edx\n"
+        " pushl %ebx\n pushl %esi\n pushl %edi\n pushl %ebp\n"
+        " movl %esp, user_saved_esp\n"
+        " pushl $0xe033\n pushl %edx\n pushfl\n pushl $0xe02b\n pushl %ecx\n"
+        " iret\n"
+        "user_exit:\n"
+        " movl %eax, user_eax\n"
+        " movl %esp, user_exit_esp\n"
+        " movl 0(%esp), %eax\n movl %eax, user_frame\n"
+        " movl 4(%esp), %eax\n movl %eax, user_frame+4\n"
+        " movl 8(%esp), %eax\n movl %eax, user_frame+8\n"
+        " movl 12(%esp), %eax\n movl %eax, user_frame+12\n"
+        " movl 16(%esp), %eax\n movl %eax, user_frame+16\n"
+        " movl $0xe021, %eax\n movl %eax, %ds\n movl %eax, %es\n"
+        " movl user_saved_esp, %esp\n"
+        " popl %ebp\n popl %edi\n popl %esi\n popl %ebx\n"
+        " movl user_eax, %eax\n"
+        " ret\n");
+
+/* Set _PAGE_USER on the L1 entries of [start, end), keeping their other flags. */
+static void make_user_range(char *start, char *end)
+{
+    for (char *p = start; p < end; p += PAGE_SIZE) {
+        uint64_t e = *l1e_of((uint32_t)p);
+        long r = HYPERVISOR_update_va_mapping((uint32_t)p, e | _PAGE_USER, UVMF_INVLPG);
+        check_eq(r, 0, "mapping a page with _PAGE_USER");
+    }
+}
+
+/* The kernel stack for entries from ring 3, and the user pages. */
+static void user_pages_setup(void)
+{
+    check_eq(xen_hypercall3(__HYPERVISOR_stack_switch, FLAT_RING1_SS,
+                            (long)(user_kstack + sizeof user_kstack), 0), 0, "stack_switch");
+    make_user_range(user_text_start, user_text_end);
+    make_user_range(user_data_start, user_data_end);
+}
+
 static void install_fault_handlers(void)
 {
     static const struct trap_info table[] = {
         { 6, 1, FLAT_RING1_CS, (uint32_t)fault_6 },
         { 13, 1, FLAT_RING1_CS, (uint32_t)fault_13 },
         { 14, 1, FLAT_RING1_CS, (uint32_t)fault_14 },
+        { USER_EXIT_VECTOR, 3, FLAT_RING1_CS, (uint32_t)user_exit },
         { 0, 0, 0, 0 },
     };
     check_eq(HYPERVISOR_set_trap_table(table), 0, "set_trap_table");

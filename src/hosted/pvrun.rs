@@ -845,10 +845,13 @@ fn privileged(
     };
     let mut cpu = m.cpu().clone();
     let st = &mut dom.vcpus[v].privs;
+    // Xen reads the instruction, the I/O bitmap and string-I/O buffers with its own
+    // (supervisor) rights through the guest's page tables, also for a ring-3 fault.
+    let mem = m.kernel_mem();
     let out = if ud {
-        privop::emulate_ud(st, &mut cpu, &mut m.mem, &mut env)
+        privop::emulate_ud(st, &mut cpu, mem, &mut env)
     } else {
-        privop::emulate_gp(st, &mut cpu, &mut m.mem, &mut env)
+        privop::emulate_gp(st, &mut cpu, mem, &mut env)
     };
     let out = match out {
         PrivOutcome::NotEmulated => return None,
@@ -943,7 +946,15 @@ fn reload_descriptors(m: &mut Machine, dom: &PvDomain, v: usize, g: &[u64]) {
         } else {
             0
         };
-        m.ldt.push(d);
+        // Xen types LDT pages as descriptor pages when it maps them, which runs
+        // check_descriptor on each entry, fixing it in place (DPL 0 raised to 1); one it
+        // refuses cannot be used.
+        let fixed = hypercall::check_descriptor(d).unwrap_or(0);
+        if fixed != d && fixed != 0 {
+            let at = GuestAddr(v.ldt_base.wrapping_add(8 * i));
+            let _ = m.kernel_mem().poke(at, &fixed.to_le_bytes());
+        }
+        m.ldt.push(fixed);
     }
     m.descriptors_changed();
 }
@@ -1001,11 +1012,21 @@ fn ptwr(m: &mut Machine, dom: &mut PvDomain, sh: &Shared, v: usize, cr2: u32) ->
                 continue;
             }
             let ptr = (u64::from(target) << 12) | (8 * i as u64);
-            if dom
-                .mmu
-                .update_entry(&mut host, ptr, new, crate::pv::mm::UpdateKind::Normal)
-                .is_err()
-            {
+            let mut r =
+                dom.mmu
+                    .update_entry(&mut host, ptr, new, crate::pv::mm::UpdateKind::Normal);
+            if r.is_err() && new as u32 == *old as u32 && new & 1 != 0 {
+                // Only the upper half of a PAE entry was written: Xen assumes the guest
+                // writes the halves the wrong way round and accepts the entry with its
+                // present bit cleared until the lower half follows (ptwr_emulated_update).
+                r = dom.mmu.update_entry(
+                    &mut host,
+                    ptr,
+                    new & !1,
+                    crate::pv::mm::UpdateKind::Normal,
+                );
+            }
+            if r.is_err() {
                 for (p, o) in applied.into_iter().rev() {
                     let _ =
                         dom.mmu
@@ -1565,7 +1586,10 @@ fn vcpu_loop(sh: &Shared, v: usize, m: &mut Machine) -> Option<i32> {
                     .iter()
                     .find(|t| t.0 == vector)
                     .map(|t| t.1 & 3);
-                let (vec, err) = if vector != 0x82 && dpl.is_some_and(|d| d >= m.cpu().cpl) {
+                // Outside ring 1, `int $0x82` is an ordinary software interrupt: a guest that
+                // gave vector 0x82 a DPL-3 gate gets it (do_general_protection,
+                // permit_softint).
+                let (vec, err) = if dpl.is_some_and(|d| d >= m.cpu().cpl) {
                     (vector, None)
                 } else {
                     let c = m.cpu_mut();

@@ -200,6 +200,14 @@ impl PvDomain {
     }
 
     /// The next timer expiry of vCPU `v` (system time, ns).
+    /// domain_shutdown (xen/common/domain.c): the reason is a u8, and a code set earlier
+    /// with SCHEDOP_shutdown_code wins over it. Returns the reason the domain reports.
+    pub fn shutdown_with(&mut self, reason: u32) -> u32 {
+        let r = *self.shutdown_code.get_or_insert(reason & 0xff);
+        self.shutdown = Some(r);
+        r
+    }
+
     pub fn next_deadline(&self, v: usize) -> Option<u64> {
         let c = &self.vcpus[v];
         match (c.singleshot, c.next_periodic) {
@@ -394,8 +402,7 @@ fn call(
                     0
                 }
                 SCHEDOP_shutdown => {
-                    dom.shutdown = Some(a[1]);
-                    outcome = Outcome::Shutdown(a[1]);
+                    outcome = Outcome::Shutdown(dom.shutdown_with(a[1]));
                     0
                 }
                 _ => -ENOSYS,
@@ -528,12 +535,17 @@ fn call(
             }
         }
         Ok(Hypercall::NmiOp) => {
-            // XENNMI_register_callback = 0, XENNMI_unregister_callback = 1.
+            // XENNMI_register_callback = 0, XENNMI_unregister_callback = 1. compat_nmi_op
+            // (xen/arch/x86/pv/callback.c) copies xennmi_callback { handler_address, pad }
+            // from the guest (-EFAULT).
             match a[0] {
-                0 => {
-                    dom.nmi_callback = Some(a[1]);
-                    0
-                }
+                0 => match rd32(host, a[1]) {
+                    Ok(handler) => {
+                        dom.nmi_callback = Some(handler);
+                        0
+                    }
+                    Err(e) => e,
+                },
                 1 => {
                     dom.nmi_callback = None;
                     0
@@ -581,14 +593,15 @@ fn sched_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> (i
         SCHEDOP_block => (0, Outcome::Block),
         SCHEDOP_shutdown => match rd32(host, arg) {
             Ok(reason) => {
-                dom.shutdown = Some(reason);
+                let reason = dom.shutdown_with(reason);
                 (0, Outcome::Shutdown(reason))
             }
             Err(e) => (e, Outcome::Continue),
         },
+        // The first code set sticks (d->shutdown_code == SHUTDOWN_CODE_INVALID), as a u8.
         SCHEDOP_shutdown_code => match rd32(host, arg) {
             Ok(reason) => {
-                dom.shutdown_code = Some(reason);
+                dom.shutdown_code.get_or_insert(reason & 0xff);
                 (0, Outcome::Continue)
             }
             Err(e) => (e, Outcome::Continue),
@@ -624,8 +637,21 @@ fn sched_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> (i
                 Err(e) => (e, Outcome::Continue),
             }
         }
-        // Shutting down another domain is the toolstack's privilege.
-        SCHEDOP_remote_shutdown => (-EPERM, Outcome::Continue),
+        // sched_remote_shutdown { domid_t domain_id, reason }: rcu_lock_domain_by_id finds
+        // the backends' domain 0 and our own id (not DOMID_SELF), -ESRCH otherwise; XSM
+        // (XSM_DM_PRIV) refuses a domU either: -EPERM.
+        SCHEDOP_remote_shutdown => {
+            let r = (|| {
+                let id = rd32(host, arg)? as u16;
+                rd32(host, arg.wrapping_add(4))?;
+                if id == 0 || id == dom.domid {
+                    Err(-EPERM)
+                } else {
+                    Err(-ESRCH)
+                }
+            })();
+            (res(r), Outcome::Continue)
+        }
         SCHEDOP_watchdog => {
             // sched_watchdog { id, timeout }: id 0 allocates, timeout 0 frees.
             let r = (|| {
@@ -746,39 +772,40 @@ fn event_channel_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHos
 
 fn callback_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) -> i32 {
     use hypercall_abi::callback::*;
+    // compat_callback_op, compat_register_guest_callback, compat_unregister_guest_callback
+    // (xen/arch/x86/pv/callback.c): the argument is copied whole first (-EFAULT), unknown
+    // types are the default case (-ENOSYS), unknown commands -EINVAL.
     let r = (|| -> Result<i32, i32> {
-        // callback_register { type u16, flags u16, address { cs u32, eip u32 } }
-        let w = rd32(host, arg)?;
-        let ty = w as u16;
         match cmd {
             CALLBACKOP_register => {
+                // callback_register { type u16, flags u16, address { cs u32, eip u32 } }
+                let w = rd32(host, arg)?;
                 let cs = rd32(host, arg.wrapping_add(4))?;
                 let eip = rd32(host, arg.wrapping_add(8))?;
-                match ty {
+                match w as u16 {
                     CALLBACKTYPE_event => dom.event_callback = (cs, eip),
                     CALLBACKTYPE_failsafe => dom.failsafe_callback = (cs, eip),
                     CALLBACKTYPE_syscall32 | CALLBACKTYPE_sysenter => {
                         dom.syscall_callback = Some((cs, eip))
                     }
                     CALLBACKTYPE_nmi => dom.nmi_callback = Some(eip),
-                    _ => return Err(-EINVAL),
+                    _ => return Err(-ENOSYS),
                 }
                 Ok(0)
             }
-            CALLBACKOP_unregister => match ty {
+            // callback_unregister { type u16, _unused u16 }: only the NMI callback can go.
+            CALLBACKOP_unregister => match rd32(host, arg)? as u16 {
                 CALLBACKTYPE_nmi => {
                     dom.nmi_callback = None;
                     Ok(0)
                 }
-                // Xen refuses to unregister the event and failsafe callbacks.
-                CALLBACKTYPE_event | CALLBACKTYPE_failsafe => Err(-EINVAL),
-                CALLBACKTYPE_syscall32 | CALLBACKTYPE_sysenter => {
-                    dom.syscall_callback = None;
-                    Ok(0)
-                }
-                _ => Err(-EINVAL),
+                CALLBACKTYPE_event
+                | CALLBACKTYPE_failsafe
+                | CALLBACKTYPE_syscall32
+                | CALLBACKTYPE_sysenter => Err(-EINVAL),
+                _ => Err(-ENOSYS),
             },
-            _ => Err(-ENOSYS),
+            _ => Err(-EINVAL),
         }
     })();
     res(r)
@@ -972,7 +999,7 @@ fn update_va_mapping(
 
 /// check_descriptor (xen/arch/x86/pv/descriptor-tables.c): code and data segments are
 /// allowed with DPL raised to at least 1; of the system descriptors only call gates.
-fn check_descriptor(d: u64) -> Option<u64> {
+pub fn check_descriptor(d: u64) -> Option<u64> {
     let b = (d >> 32) as u32;
     if b & (1 << 15) == 0 {
         return Some(d); // not present

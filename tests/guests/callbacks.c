@@ -2,7 +2,7 @@
  * callbacks: the registration calls a PV kernel makes at boot and their refusals, as Xen
  * answers them: callback_op register of the event, failsafe and NMI callbacks, unregister
  * of the event/failsafe ones (-EINVAL: they cannot be removed, arch/x86/pv/callback.c), an
- * unknown type (-EINVAL), an unknown command (-ENOSYS); nmi_op register/unregister
+ * unknown type (-ENOSYS), an unknown command (-EINVAL); nmi_op register/unregister
  * (xen/arch/x86/pv/callback.c do_nmi_op); set/get_debugreg (set_debugreg in
  * xen/arch/x86/pv/misc-hypercalls.c): DR0-3 take guest addresses, DR4 is DR6 while CR4.DE
  * is clear, DR8 does not exist, DR7 with reserved bits is refused, DR6 keeps its fixed ones.
@@ -33,7 +33,8 @@ void guest_main(struct start_info *start)
     cb.type = CALLBACKTYPE_nmi;
     check_eq(callback_op(CALLBACKOP_register, &cb), 0, "register NMI callback");
     cb.type = 99;
-    check_eq(callback_op(CALLBACKOP_register, &cb), -XEN_EINVAL, "unknown callback type");
+    /* compat_register_guest_callback: an unknown type is -ENOSYS. */
+    check_eq(callback_op(CALLBACKOP_register, &cb), -XEN_ENOSYS, "unknown callback type");
 
     struct { uint16_t type, pad; } un = { CALLBACKTYPE_event, 0 };
     check_eq(callback_op(CALLBACKOP_unregister, &un), -XEN_EINVAL, "event callback stays");
@@ -41,7 +42,8 @@ void guest_main(struct start_info *start)
     check_eq(callback_op(CALLBACKOP_unregister, &un), -XEN_EINVAL, "failsafe callback stays");
     un.type = CALLBACKTYPE_nmi;
     check_eq(callback_op(CALLBACKOP_unregister, &un), 0, "NMI callback unregistered");
-    check_eq(callback_op(7, &un), -XEN_ENOSYS, "unknown callback_op");
+    /* compat_callback_op: an unknown command is -EINVAL. */
+    check_eq(callback_op(7, &un), -XEN_EINVAL, "unknown callback_op");
     check_eq(callback_op(CALLBACKOP_register, (void *)0xF5900000), -XEN_EFAULT,
              "callback_op from the hypervisor hole");
 
