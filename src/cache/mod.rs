@@ -78,22 +78,6 @@ impl CodeCache {
         };
     }
 
-    /// Is the host instruction at `host_pc` (inside this cache) a `ud2`? Translated code
-    /// holds one only as the frame-stack limit check of guest calls.
-    pub fn is_ud2(&self, host_pc: u64) -> bool {
-        let Some(off) = host_pc.checked_sub(self.mem.rx) else {
-            return false;
-        };
-        let off = off as usize;
-        if off + 2 > self.cursor || off < self.routines_end {
-            return false;
-        }
-        // SAFETY: `rw` maps `size` bytes (ExecMemory's contract) and off + 2 <= cursor <=
-        // size; the bytes were written by this cache and no one writes them concurrently.
-        let b = unsafe { [*self.mem.rw.add(off), *self.mem.rw.add(off + 1)] };
-        b == [0x0f, 0x0b]
-    }
-
     pub fn install_routines(&mut self, bytes: &[u8]) {
         self.write(0, bytes);
         self.routines_end = bytes.len().next_multiple_of(64);

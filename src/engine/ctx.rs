@@ -60,9 +60,7 @@ pub struct JitContext {
     /// Top of the stack translated code runs on. Guest calls push host return frames
     /// there, so that guest `ret` becomes a host `ret` the return predictor gets right.
     pub jit_stack_top: u64,
-    /// A guest call pushes a host frame only while RSP is above this (see
-    /// `BlockEmitter::host_call_frame_push`).
-    pub jit_stack_limit: u64,
+
     /// The guest's arithmetic flags in RFLAGS form, moved between host RFLAGS and here.
     pub host_flags: u64,
     pub exit_kind: u32,
@@ -107,7 +105,7 @@ pub mod off {
     pub const EIP: i32 = (offset_of!(JitContext, cpu) + offset_of!(GuestCpu, eip)) as i32;
     pub const HOST_RSP: i32 = offset_of!(JitContext, host_rsp) as i32;
     pub const JIT_STACK_TOP: i32 = offset_of!(JitContext, jit_stack_top) as i32;
-    pub const JIT_STACK_LIMIT: i32 = offset_of!(JitContext, jit_stack_limit) as i32;
+
     pub const HOST_FLAGS: i32 = offset_of!(JitContext, host_flags) as i32;
     pub const EXIT_KIND: i32 = offset_of!(JitContext, exit_kind) as i32;
     pub const EXIT_ARG: i32 = offset_of!(JitContext, exit_arg) as i32;

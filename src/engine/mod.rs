@@ -107,8 +107,7 @@ impl Engine {
         let mut ctx: Box<JitContext> = unsafe { Box::new_zeroed().assume_init() };
         ctx.cpu = GuestCpu::default();
         ctx.jit_stack_top = stack.top & !15;
-        // Room for the deepest host frames a block pushes after the check, and helpers.
-        ctx.jit_stack_limit = stack.guard_hi + 16 * 1024;
+
         let mut e = Engine {
             ctx,
             stack,
@@ -395,11 +394,8 @@ impl Engine {
         let base = mem.host_base() as u64;
         let vector = match hf.trapno {
             14 if hf.addr >= self.stack.guard_lo && hf.addr < self.stack.guard_hi => {
-                // Too many host call frames: restart the call on a fresh frame stack.
-                return None;
-            }
-            6 if self.cache.is_ud2(hf.host_pc) => {
-                // The frame-stack limit check of a guest call (host_call_frame_push).
+                // Too many host call frames (the probe of host_call_frame_push reached the
+                // guard): restart the call on a fresh frame stack.
                 self.stats.stack_resets += 1;
                 return None;
             }

@@ -465,16 +465,14 @@ impl<'a> BlockEmitter<'a> {
 
     /// Guest `call` to `target` returning to `ret_eip` (the return address is already on
     /// the guest stack): a host `call` with the guest return EIP beside the host return
-    /// address, so the matching `ret` can return with a host `ret`. Runaway call chains
-    /// must not reach the frame stack's guard page (inside Xen, a fault on the stack is a
-    /// double fault): near the limit a `ud2` (never emitted otherwise: guest #UD exits
-    /// through a stub) asks the engine to restart the call on a fresh stack.
+    /// address, so the matching `ret` can return with a host `ret`. Runaway call chains end
+    /// at the guard page under the frame stack: the fault restarts the call on a fresh
+    /// stack. The frames themselves must never be what hits the guard (inside Xen a fault
+    /// while pushing is a double fault), so a load 2 KiB below RSP, well inside the 4 KiB
+    /// guard, reaches it first; a load leaves the guest's flags (in RFLAGS) alone.
     pub fn host_call_frame_push(&mut self, ret_eip: u32) {
         asm!(self.buf
-            ; cmp rsp, [r15 + off::JIT_STACK_LIMIT]
-            ; jae >ok
-            ; ud2
-            ; ok:
+            ; mov r11, QWORD [rsp - 2048]
             ; push ret_eip as i32
         );
     }
