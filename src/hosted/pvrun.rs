@@ -587,6 +587,23 @@ impl MmHost for Host<'_> {
                 .store(v, Ordering::SeqCst)
         }
     }
+    fn cmpxchg_entry(&mut self, mfn: u32, idx: u32, old: u64, new: u64) -> u64 {
+        if !self.frames.frame_ok(mfn) || idx >= 512 {
+            return 0;
+        }
+        let a = self
+            .frames
+            .atomic_u64(mfn as usize * 4096 + idx as usize * 8);
+        a.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst)
+            .unwrap_or_else(|v| v)
+    }
+    fn fetch_and_entry(&mut self, mfn: u32, idx: u32, mask: u64) {
+        if self.frames.frame_ok(mfn) && idx < 512 {
+            self.frames
+                .atomic_u64(mfn as usize * 4096 + idx as usize * 8)
+                .fetch_and(mask, Ordering::SeqCst);
+        }
+    }
     fn map(&mut self, vcpu: usize, va: u32, n: u32, mfn: u32, prot: PageProt) {
         if vcpu >= self.wins.len() {
             return;
