@@ -117,6 +117,9 @@ pub struct PvDomain {
     pub event_callback: (u32, u32),
     pub failsafe_callback: (u32, u32),
     pub syscall_callback: Option<(u32, u32)>,
+    /// CALLBACKTYPE_sysenter: cs, eip and CALLBACKF_mask_events (Xen keeps it per vCPU in
+    /// arch.pv.sysenter_callback_*; here it is domain-wide like the other callbacks).
+    pub sysenter_callback: (u32, u32, bool),
     pub nmi_callback: Option<u32>,
     pub vm_assist: u32,
     /// Virtual CR0.TS (fpu_taskswitch).
@@ -157,6 +160,7 @@ impl PvDomain {
             event_callback: (0, 0),
             failsafe_callback: (0, 0),
             syscall_callback: None,
+            sysenter_callback: (0, 0, false),
             nmi_callback: None,
             vm_assist: 0,
             fpu_ts: false,
@@ -760,8 +764,13 @@ fn callback_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) ->
                 match ty {
                     CALLBACKTYPE_event => dom.event_callback = (cs, eip),
                     CALLBACKTYPE_failsafe => dom.failsafe_callback = (cs, eip),
-                    CALLBACKTYPE_syscall32 | CALLBACKTYPE_sysenter => {
-                        dom.syscall_callback = Some((cs, eip))
+                    CALLBACKTYPE_syscall32 => dom.syscall_callback = Some((cs, eip)),
+                    CALLBACKTYPE_sysenter => {
+                        // compat_register_guest_callback: fixup_guest_code_selector gives an
+                        // RPL-0 selector RPL 1.
+                        let cs = if cs & 3 == 0 { cs | 1 } else { cs };
+                        let mask = (w >> 16) as u16 & CALLBACKF_mask_events != 0;
+                        dom.sysenter_callback = (cs, eip, mask);
                     }
                     CALLBACKTYPE_nmi => dom.nmi_callback = Some(eip),
                     _ => return Err(-EINVAL),
@@ -773,12 +782,12 @@ fn callback_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) ->
                     dom.nmi_callback = None;
                     Ok(0)
                 }
-                // Xen refuses to unregister the event and failsafe callbacks.
-                CALLBACKTYPE_event | CALLBACKTYPE_failsafe => Err(-EINVAL),
-                CALLBACKTYPE_syscall32 | CALLBACKTYPE_sysenter => {
-                    dom.syscall_callback = None;
-                    Ok(0)
-                }
+                // compat_unregister_guest_callback refuses the event, failsafe, syscall32
+                // and sysenter callbacks.
+                CALLBACKTYPE_event
+                | CALLBACKTYPE_failsafe
+                | CALLBACKTYPE_syscall32
+                | CALLBACKTYPE_sysenter => Err(-EINVAL),
                 _ => Err(-EINVAL),
             },
             _ => Err(-ENOSYS),
