@@ -587,6 +587,23 @@ impl MmHost for Host<'_> {
                 .store(v, Ordering::SeqCst)
         }
     }
+    fn cmpxchg_entry(&mut self, mfn: u32, idx: u32, old: u64, new: u64) -> u64 {
+        if !self.frames.frame_ok(mfn) || idx >= 512 {
+            return 0;
+        }
+        let a = self
+            .frames
+            .atomic_u64(mfn as usize * 4096 + idx as usize * 8);
+        a.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst)
+            .unwrap_or_else(|v| v)
+    }
+    fn fetch_and_entry(&mut self, mfn: u32, idx: u32, mask: u64) {
+        if self.frames.frame_ok(mfn) && idx < 512 {
+            self.frames
+                .atomic_u64(mfn as usize * 4096 + idx as usize * 8)
+                .fetch_and(mask, Ordering::SeqCst);
+        }
+    }
     fn map(&mut self, vcpu: usize, va: u32, n: u32, mfn: u32, prot: PageProt) {
         if vcpu >= self.wins.len() {
             return;
@@ -752,6 +769,43 @@ fn deliver(
     sync_mask_out(dom, sh);
     m.set_cpu(cpu);
     Ok(())
+}
+
+/// The translator raises #UD for SYSENTER; Xen on an Intel host bounces it to the guest's
+/// sysenter callback or #GP handler (`pv::traps::sysenter`). `None` if EIP is not SYSENTER.
+fn sysenter(
+    m: &mut Machine,
+    dom: &mut PvDomain,
+    si: &mut SharedInfoPage,
+    v: usize,
+) -> Option<Option<i32>> {
+    let eip = m.cpu().eip;
+    let mut code = [0u8; 15];
+    let n = (0..15u32)
+        .take_while(|&k| {
+            let k = k as usize;
+            m.mem
+                .peek(GuestAddr(eip.wrapping_add(k as u32)), &mut code[k..k + 1])
+                .is_ok()
+        })
+        .count();
+    if !traps::is_sysenter(&code[..n]) {
+        return None;
+    }
+    sync_mask_in(dom, si);
+    let mut cpu = m.cpu().clone();
+    let (gdt, ldt) = (m.gdt.clone(), m.ldt.clone());
+    let sel = selector_fn(&gdt, &ldt);
+    if let Err(e) = traps::sysenter(dom, &mut cpu, m.kernel_mem(), &sel) {
+        crash_report(
+            m,
+            &format!("vCPU {v}: sysenter with no usable handler ({e:?})"),
+        );
+        return Some(Some(EXIT_CRASH));
+    }
+    sync_mask_out(dom, si);
+    m.set_cpu(cpu);
+    Some(None)
 }
 
 fn crash_report(m: &Machine, why: &str) {
@@ -1620,6 +1674,9 @@ fn vcpu_loop(sh: &Shared, v: usize, m: &mut Machine) -> Option<i32> {
                             Err(fault) => deliver_fault(m, dom, &mut si, v, fault),
                         });
                     }
+                }
+                if far_done.is_none() && ud {
+                    far_done = sysenter(m, dom, &mut si, v);
                 }
                 match far_done {
                     Some(e) => end = e,

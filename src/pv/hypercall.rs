@@ -117,6 +117,9 @@ pub struct PvDomain {
     pub event_callback: (u32, u32),
     pub failsafe_callback: (u32, u32),
     pub syscall_callback: Option<(u32, u32)>,
+    /// CALLBACKTYPE_sysenter: cs, eip and CALLBACKF_mask_events (Xen keeps it per vCPU in
+    /// arch.pv.sysenter_callback_*; here it is domain-wide like the other callbacks).
+    pub sysenter_callback: (u32, u32, bool),
     pub nmi_callback: Option<u32>,
     pub vm_assist: u32,
     /// Virtual CR0.TS (fpu_taskswitch).
@@ -135,6 +138,8 @@ pub struct PvDomain {
     /// Grant table version (GNTTABOP_set_version) and frames handed out by setup_table.
     pub gnttab_version: u32,
     pub gnttab_frames: u32,
+    /// Active grant entries and the maptrack (map_grant_ref / unmap_grant_ref).
+    pub grants: super::grant::Grants,
     pub watchdogs: [Option<u64>; 2],
     /// A vCPU was brought up or down: the host starts or parks its thread.
     pub vcpus_changed: bool,
@@ -155,6 +160,7 @@ impl PvDomain {
             event_callback: (0, 0),
             failsafe_callback: (0, 0),
             syscall_callback: None,
+            sysenter_callback: (0, 0, false),
             nmi_callback: None,
             vm_assist: 0,
             fpu_ts: false,
@@ -172,6 +178,7 @@ impl PvDomain {
             descriptors_dirty: false,
             gnttab_version: 1,
             gnttab_frames: 0,
+            grants: super::grant::Grants::new(nr_vcpus.max(1) as usize),
             watchdogs: [None; 2],
             vcpus_changed: false,
         }
@@ -785,8 +792,13 @@ fn callback_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) ->
                 match w as u16 {
                     CALLBACKTYPE_event => dom.event_callback = (cs, eip),
                     CALLBACKTYPE_failsafe => dom.failsafe_callback = (cs, eip),
-                    CALLBACKTYPE_syscall32 | CALLBACKTYPE_sysenter => {
-                        dom.syscall_callback = Some((cs, eip))
+                    CALLBACKTYPE_syscall32 => dom.syscall_callback = Some((cs, eip)),
+                    CALLBACKTYPE_sysenter => {
+                        // compat_register_guest_callback: fixup_guest_code_selector gives an
+                        // RPL-0 selector RPL 1.
+                        let cs = if cs & 3 == 0 { cs | 1 } else { cs };
+                        let mask = (w >> 16) as u16 & CALLBACKF_mask_events != 0;
+                        dom.sysenter_callback = (cs, eip, mask);
                     }
                     CALLBACKTYPE_nmi => dom.nmi_callback = Some(eip),
                     _ => return Err(-ENOSYS),
@@ -799,6 +811,8 @@ fn callback_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHost) ->
                     dom.nmi_callback = None;
                     Ok(0)
                 }
+                // compat_unregister_guest_callback refuses the event, failsafe, syscall32
+                // and sysenter callbacks.
                 CALLBACKTYPE_event
                 | CALLBACKTYPE_failsafe
                 | CALLBACKTYPE_syscall32
@@ -1402,6 +1416,18 @@ fn vcpu_initialise(
 /// Grant table frames a domain may have (Xen's default `gnttab_max_frames`).
 pub const MAX_GRANT_FRAMES: u32 = 64;
 
+/// Where the domain's v1 grant entries are (the host's grant frames; nr_grant_entries
+/// counts the frames the table has grown to, at least INITIAL_NR_GRANT_FRAMES = 1).
+fn grant_table_of(dom: &PvDomain, host: &dyn PvHost) -> super::grant::Table {
+    let (first, max) = host.grant_frames();
+    super::grant::Table {
+        first_frame: first,
+        nr_entries: dom.gnttab_frames.clamp(1, max.max(1)) * super::grant::GRANT_ENTRIES_PER_FRAME,
+        domid: dom.domid,
+        vcpu: dom.cur,
+    }
+}
+
 fn grant_table_op(
     dom: &mut PvDomain,
     cmd: u32,
@@ -1410,8 +1436,74 @@ fn grant_table_op(
     host: &mut dyn PvHost,
 ) -> i32 {
     use hypercall_abi::grant_table::*;
+    // compat_grant_table_op passes map/unmap (same layout for both ABIs) and any command
+    // with continuation bits (GNTTABOP_ARG_MASK) to do_grant_table_op, which refuses a
+    // negative count and those bits (except on cache_flush) with -EINVAL.
+    if cmd & !0xfff != 0 && cmd & 0xfff != GNTTABOP_cache_flush {
+        return -EINVAL;
+    }
+    if cmd != GNTTABOP_setup_table && (count as i32) < 0 {
+        return -EINVAL;
+    }
     let r = (|| -> Result<i32, i32> {
         match cmd {
+            GNTTABOP_map_grant_ref => {
+                // gnttab_map_grant_ref: one map_grant_ref per entry, the whole struct
+                // copied back (status, handle, dev_bus_addr) even on failure.
+                if count > MAX_BATCH {
+                    return Err(-EINVAL);
+                }
+                for k in 0..count {
+                    let at = arg.wrapping_add(32 * k);
+                    let host_addr = rd64(host, at)?;
+                    let flags = rd32(host, at.wrapping_add(8))?;
+                    let gref = rd32(host, at.wrapping_add(12))?;
+                    let w = rd32(host, at.wrapping_add(16))?;
+                    let mut handle = rd32(host, at.wrapping_add(20))?;
+                    let mut dev_bus_addr = rd64(host, at.wrapping_add(24))?;
+                    let req = super::grant::MapReq {
+                        host_addr,
+                        flags,
+                        gref,
+                        dom: w as u16,
+                    };
+                    let t = grant_table_of(dom, host);
+                    let (st, h, mfn) = dom.grants.map(&mut dom.mmu, host, &t, &req);
+                    if st == GNTST_okay {
+                        handle = h;
+                        dev_bus_addr = u64::from(mfn) << 12;
+                    }
+                    wr64(host, at, host_addr)?;
+                    wr32(host, at.wrapping_add(8), flags)?;
+                    wr32(host, at.wrapping_add(12), gref)?;
+                    wr32(
+                        host,
+                        at.wrapping_add(16),
+                        (w & 0xffff) | (u32::from(st as u16) << 16),
+                    )?;
+                    wr32(host, at.wrapping_add(20), handle)?;
+                    wr64(host, at.wrapping_add(24), dev_bus_addr)?;
+                }
+                Ok(0)
+            }
+            GNTTABOP_unmap_grant_ref => {
+                // gnttab_unmap_grant_ref: only the status is copied back.
+                if count > MAX_BATCH {
+                    return Err(-EINVAL);
+                }
+                for k in 0..count {
+                    let at = arg.wrapping_add(24 * k);
+                    let host_addr = rd64(host, at)?;
+                    let dev_bus_addr = rd64(host, at.wrapping_add(8))?;
+                    let handle = rd32(host, at.wrapping_add(16))?;
+                    let t = grant_table_of(dom, host);
+                    let st =
+                        dom.grants
+                            .unmap(&mut dom.mmu, host, &t, host_addr, dev_bus_addr, handle);
+                    wr16(host, at.wrapping_add(20), st as u16)?;
+                }
+                Ok(0)
+            }
             GNTTABOP_setup_table => {
                 // compat_grant_table_op (xen/common/compat/grant_table.c): one at most.
                 if count > 1 {

@@ -87,6 +87,21 @@ pub trait MmHost {
     /// Entry `idx` (0..512) of frame `mfn` (a RAM frame).
     fn read_entry(&self, mfn: u32, idx: u32) -> u64;
     fn write_entry(&mut self, mfn: u32, idx: u32, v: u64);
+    /// Compare-and-exchange entry `idx` of frame `mfn` (any frame of the frame space, e.g. a
+    /// grant table frame the guest writes concurrently); returns the value found. The
+    /// default is not atomic: hosts whose guest vCPUs run in parallel override it.
+    fn cmpxchg_entry(&mut self, mfn: u32, idx: u32, old: u64, new: u64) -> u64 {
+        let cur = self.read_entry(mfn, idx);
+        if cur == old {
+            self.write_entry(mfn, idx, new);
+        }
+        cur
+    }
+    /// Atomically `and` entry `idx` of frame `mfn` with `mask` (gnttab_clear_flags).
+    fn fetch_and_entry(&mut self, mfn: u32, idx: u32, mask: u64) {
+        let cur = self.read_entry(mfn, idx);
+        self.write_entry(mfn, idx, cur & mask);
+    }
     /// Map `n` guest virtual pages from `va` to consecutive frames from `mfn`, in the
     /// address space of vCPU `vcpu`.
     fn map(&mut self, vcpu: usize, va: u32, n: u32, mfn: u32, prot: PageProt);
@@ -524,6 +539,86 @@ impl PvMmu {
         {
             self.put_type(host, mfn);
         }
+    }
+
+    // ---- Grant mappings (xen/arch/x86/pv/grant_table.c) ----
+
+    /// gnttab_host_mapping_get_page_type: a writable grant mapping of our own frame takes a
+    /// PGT_writable_page reference (refused for a page table or descriptor frame).
+    pub fn grant_get_writable(&mut self, host: &mut dyn MmHost, mfn: u32) -> Result<(), i32> {
+        self.get_type(host, mfn, PageType::Writable, false)
+    }
+
+    pub fn grant_put_writable(&mut self, host: &mut dyn MmHost, mfn: u32) {
+        if self
+            .frames
+            .get(mfn as usize)
+            .is_some_and(|f| f.ty == PageType::Writable)
+        {
+            self.put_type(host, mfn);
+        }
+    }
+
+    /// The L1 entry a grant operation names: with GNTMAP_contains_pte the machine address
+    /// of an entry (8-aligned, in a frame of ours), else the linear address whose L1 entry
+    /// `map_guest_l1e` finds in the current page tables (a 32-bit guest's address must fit
+    /// 32 bits; Xen's own slots have no L1 of ours). The frame must be an L1 page table.
+    fn grant_l1_slot(&self, addr: u64, contains_pte: bool) -> Option<(u32, u32)> {
+        let (l1, idx) = if contains_pte {
+            if addr & 7 != 0 {
+                return None;
+            }
+            (
+                u32::try_from(addr >> 12).ok()?,
+                ((addr & 0xfff) >> 3) as u32,
+            )
+        } else {
+            let va = u32::try_from(addr).ok()?;
+            if va >= HYPERVISOR_VIRT_START {
+                return None;
+            }
+            let (l1, _) = self.views[self.cur].l1_at[(va >> 21) as usize]?;
+            (l1, (va >> 12) & 511)
+        };
+        let f = self.frames.get(l1 as usize)?;
+        (f.count > 0 && f.ty == PageType::L1).then_some((l1, idx))
+    }
+
+    /// create_grant_pv_mapping (GNTST_general_error on any failure, -EINVAL here): the entry becomes `pte` without a reference of its own (the
+    /// grant holds the frame's), and the entry it replaces is dropped (put_page_from_l1e).
+    pub fn grant_set_pte(
+        &mut self,
+        host: &mut dyn MmHost,
+        addr: u64,
+        contains_pte: bool,
+        pte: u64,
+    ) -> Result<(), i32> {
+        let (l1, idx) = self.grant_l1_slot(addr, contains_pte).ok_or(-EINVAL)?;
+        let old = host.read_entry(l1, idx);
+        host.write_entry(l1, idx, pte);
+        self.entry_changed(host, l1, PageType::L1, idx, pte);
+        self.put_entry_ref(host, PageType::L1, old);
+        Ok(())
+    }
+
+    /// replace_grant_pv_mapping (new_addr 0): the entry must still map the granted frame
+    /// with the grant's present and writable bits; it is cleared, and its reference stays
+    /// with the grant (unmap_common_complete drops it).
+    pub fn grant_clear_pte(
+        &mut self,
+        host: &mut dyn MmHost,
+        addr: u64,
+        contains_pte: bool,
+        pte: u64,
+    ) -> Result<(), i32> {
+        let (l1, idx) = self.grant_l1_slot(addr, contains_pte).ok_or(-EINVAL)?;
+        let old = host.read_entry(l1, idx);
+        if (old ^ pte) & ADDR_MASK != 0 || (old ^ pte) & (PAGE_PRESENT | PAGE_RW) != 0 {
+            return Err(-EINVAL);
+        }
+        host.write_entry(l1, idx, 0);
+        self.entry_changed(host, l1, PageType::L1, idx, 0);
+        Ok(())
     }
 
     /// The frame and entry that map `va` now, for the writable-page-table emulation.

@@ -3,6 +3,7 @@
 pub mod builder;
 pub mod event;
 pub mod far;
+pub mod grant;
 pub mod hypercall;
 pub mod mm;
 pub mod privop;

@@ -79,6 +79,58 @@ pub fn bounce_event(
     bounce_to(dom, cpu, mem, cs, eip, None, true, selectors)
 }
 
+/// Whether the bytes at EIP are a SYSENTER (`0F 34`, prefixes ignored as the CPU ignores
+/// them; with LOCK it is #UD).
+pub fn is_sysenter(code: &[u8]) -> bool {
+    let mut dec = iced_x86::Decoder::with_ip(32, code, 0, iced_x86::DecoderOptions::NONE);
+    let insn = dec.decode();
+    insn.code() == iced_x86::Code::Sysenter && !insn.has_lock_prefix()
+}
+
+/// SYSENTER from the guest, as a 64-bit Xen 4.17 on an Intel host runs it (xen/arch/x86/
+/// x86_64/entry.S sysenter_entry, then compat/entry.S compat_sysenter; the CPU clears IF,
+/// VM and RF). The CPU saves neither EIP nor ESP, so the frame Xen bounces with holds
+/// EIP 0, CS 3 (the null ring-3 selector sysenter_entry pushes), EFLAGS with IF set again,
+/// ESP 0 and SS FLAT_COMPAT_USER_SS (0xe033); general registers are passed unchanged.
+/// - With a CALLBACKTYPE_sysenter callback (a non-zero address), the handler is its
+///   `cs:eip`, with event upcalls masked if it was registered with CALLBACKF_mask_events;
+///   a null selector is replaced by the #GP trap-table entry's CS.
+/// - Without one (sysenter_gpf), it is #GP with error code 0 to the #GP trap-table entry,
+///   from that same frame (EIP 0), masking upcalls if that entry's flag bit 2 says so.
+///
+/// A null handler selector crashes the domain (compat_bounce_null_selector), and so does
+/// the frame at ESP 0 from ring 1 (it lands in the hypervisor area). On AMD (not modelled)
+/// the CPU raises #UD for SYSENTER in compatibility mode, and the guest gets that instead.
+pub fn sysenter(
+    dom: &mut PvDomain,
+    cpu: &mut GuestCpu,
+    mem: &mut dyn GuestMemory,
+    selectors: &dyn Fn(u16) -> Option<Segment>,
+) -> Result<(), BounceError> {
+    let gp = dom
+        .trap_table
+        .iter()
+        .find(|t| t.0 == Vector::GP as u8)
+        .map(|&(_, flags, cs, eip)| (flags, cs, eip));
+    let (gp_flags, gp_cs, gp_eip) = gp.unwrap_or((0, 0, 0));
+    let (cs, eip, error, mask) = match dom.sysenter_callback {
+        (cs, eip, mask) if eip != 0 => {
+            let cs = cs as u16;
+            (if cs & !3 == 0 { gp_cs } else { cs }, eip, None, mask)
+        }
+        _ => (gp_cs, gp_eip, Some(0), gp_flags & 4 != 0),
+    };
+    if cs & !3 == 0 {
+        return Err(BounceError::NoHandler(Vector::GP as u8));
+    }
+    cpu.eip = 0;
+    cpu.gpr[ESP] = 0;
+    cpu.seg_mut(SegReg::Cs).selector = 3;
+    cpu.seg_mut(SegReg::Ss).selector = hypercall_abi::arch_x86_32::FLAT_RING3_SS;
+    cpu.eflags = (cpu.eflags & !((1 << 16) | (1 << 17))) | (1 << 9);
+    bounce_to(dom, cpu, mem, cs, eip, error, mask, selectors)
+}
+
 /// Build the frame and enter the handler at `cs:eip`.
 #[allow(clippy::too_many_arguments)]
 fn bounce_to(
