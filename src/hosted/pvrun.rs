@@ -989,7 +989,8 @@ fn reload_descriptors(m: &mut Machine, dom: &PvDomain, v: usize, g: &[u64]) {
     }
     let v = &dom.vcpus[v];
     m.ldt.clear();
-    for i in 0..v.ldt_ents {
+    let ents = if v.ldt_ok { v.ldt_ents } else { 0 };
+    for i in 0..ents {
         let mut b = [0u8; 8];
         let d = if m
             .kernel_mem()

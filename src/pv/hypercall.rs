@@ -62,6 +62,10 @@ pub struct PvVcpu {
     pub start: Option<StartRegs>,
     pub ldt_base: u32,
     pub ldt_ents: u32,
+    /// The LDT's frames, typed as descriptor pages while the LDT is loaded, and whether
+    /// they all could be (Xen types them when it maps the LDT: pv_map_ldt_shadow_page).
+    pub ldt_frames: Vec<u32>,
+    pub ldt_ok: bool,
     /// The GDT's frames and entry count (set_gdt).
     pub gdt_frames: Vec<u32>,
     pub gdt_ents: u32,
@@ -84,6 +88,8 @@ impl Default for PvVcpu {
             start: None,
             ldt_base: 0,
             ldt_ents: 0,
+            ldt_frames: Vec::new(),
+            ldt_ok: true,
             gdt_frames: Vec::new(),
             gdt_ents: 0,
             privs: super::privop::PrivState::default(),
@@ -958,9 +964,33 @@ fn mmuext_op(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Ou
                     {
                         return Err(-EINVAL);
                     }
-                    let v = &mut dom.vcpus[dom.cur];
+                    let cur = dom.cur;
+                    for f in core::mem::take(&mut dom.vcpus[cur].ldt_frames) {
+                        dom.mmu.put_seg_desc(host, f);
+                    }
+                    // The LDT's pages become descriptor pages while it is loaded, so no
+                    // writable mapping of them may exist or appear. Xen does this when it
+                    // first maps them; a page it cannot type makes the LDT's selectors
+                    // fault, which an empty LDT gives here.
+                    let mut ok = true;
+                    for k in 0..(arg2 * 8).div_ceil(4096) {
+                        let va = arg1.wrapping_add(k * 4096);
+                        let frame = dom
+                            .mmu
+                            .l1_entry_of(host, va)
+                            .filter(|&(_, _, e)| e & 1 != 0)
+                            .and_then(|(_, _, e)| u32::try_from((e >> 12) & 0xff_ffff_ffff).ok());
+                        match frame {
+                            Some(f) if dom.mmu.get_seg_desc(host, f).is_ok() => {
+                                dom.vcpus[cur].ldt_frames.push(f)
+                            }
+                            _ => ok = false,
+                        }
+                    }
+                    let v = &mut dom.vcpus[cur];
                     v.ldt_base = if arg2 == 0 { 0 } else { arg1 };
                     v.ldt_ents = arg2;
+                    v.ldt_ok = ok;
                     dom.descriptors_dirty = true;
                     outcome = Outcome::Remapped;
                 }

@@ -1,7 +1,3 @@
-/* PENDING: xdbt now validates LDT descriptors when it loads the LDT (check_descriptor,
- * DPL 0 fixed to 1 in the page, as Xen's validate_segdesc_page), but it does not type the
- * LDT's frames as descriptor pages while they are in use, so a writable mapping of a live
- * LDT page is accepted where Xen refuses it (-EBUSY). Move back when it passes. */
 /*
  * ldt: MMUEXT_SET_LDT (xen/arch/x86/mm.c do_mmuext_op: ents > 8192 or a linear address
  * not page aligned -> -EINVAL; ents 0 drops the LDT) with an LDT page mapped read-only,
