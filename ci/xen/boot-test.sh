@@ -96,6 +96,8 @@ ld -nostdlib -static -no-pie --no-warn-rwx-segments --build-id=none -T "$gsrc/li
 # ELF header's program header offset points past the end of the file.
 bash "$xen_root/ci/build-guests.sh" >/dev/null
 cp "$xen_root/target/guests/hello" "$gout/hello"
+# tests/guests/traps.c: exceptions bounced to the guest's trap table, HYPERVISOR_iret.
+cp "$xen_root/target/guests/traps" "$gout/traps"
 # A PV32 guest that crashes on purpose (an unhandled page fault), built like tests/guests/.
 gcc -m32 -ffreestanding -nostdlib -static -fno-pic -fno-stack-protector \
     -fcf-protection=none -O2 -Wall -I"$xen_root/guest-pv-headers" \
@@ -152,7 +154,8 @@ for m in "${modules[@]}"; do
 done
 sed "s|@MODULES@|${mod_names[*]}|" "$xen_root/ci/xen/dom0-init.sh" >"$root/init"
 chmod 755 "$root/init"
-cp "$gout/pv64-hello" "$gout/hello" "$gout/hello-bad" "$gout/pv32-crash" "$root/guests/"
+cp "$gout/pv64-hello" "$gout/hello" "$gout/hello-bad" "$gout/pv32-crash" "$gout/traps" \
+    "$root/guests/"
 cat >"$root/guests/pv64-hello.cfg" <<'EOF'
 name = "pv64-hello"
 type = "pv"
@@ -165,7 +168,7 @@ on_reboot = "destroy"
 on_crash = "destroy"
 EOF
 # on_crash = "preserve": the crashed translated domain stays in `xl list` for the checks.
-for g in hello hello-bad pv32-crash; do
+for g in hello hello-bad pv32-crash traps; do
     cat >"$root/guests/$g.cfg" <<EOF
 name = "$g"
 type = "pv"
@@ -216,7 +219,7 @@ t_boot=$(($(date +%s) - t_boot))
 # --- verdict -----------------------------------------------------------------------------
 expected=(xen-booted toolstack xdbt-linked xl-info native-pv64-guest xl-list xl-unpause
     xl-pause xl-unpause-again xl-destroy pv32-create pv32-xl-list pv32-translated
-    pv32-hello-verdict pv32-poweroff pv32-crashed
+    pv32-hello-verdict pv32-poweroff pv32-traps-verdict pv32-crashed
     xdbt-debug-key pv32-destroy pv32-malformed native-pv64-after-pv32)
 # xen-patches/0002 makes Xen advertise the PV32 capability.
 for p in $(grep -v '^\s*\(#\|$\)' "$xen_root/xen-patches/series"); do

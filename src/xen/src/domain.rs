@@ -29,17 +29,21 @@ pub enum ExitKind {
     Unserved,
     /// Translated code stopped for Xen (softirqs pending: timers, the scheduler).
     Stopped,
-    /// A guest fault: not delivered inside Xen yet, the domain is crashed.
+    /// A guest exception bounced to its handler, or a HYPERVISOR_iret served.
+    Trap,
+    /// A guest fault with no usable handler (or a refused HYPERVISOR_iret frame): the
+    /// domain is crashed.
     GuestFault,
     /// Anything else the vCPU cannot do in Xen yet (the domain is crashed).
     Other,
 }
 
 impl ExitKind {
-    const ALL: [ExitKind; 5] = [
+    const ALL: [ExitKind; 6] = [
         ExitKind::Hypercall,
         ExitKind::Unserved,
         ExitKind::Stopped,
+        ExitKind::Trap,
         ExitKind::GuestFault,
         ExitKind::Other,
     ];
@@ -49,6 +53,7 @@ impl ExitKind {
             ExitKind::Hypercall => "hypercall",
             ExitKind::Unserved => "unserved-hypercall",
             ExitKind::Stopped => "stopped",
+            ExitKind::Trap => "trap",
             ExitKind::GuestFault => "guest-fault",
             ExitKind::Other => "other",
         }
@@ -259,11 +264,20 @@ pub unsafe extern "C" fn xdbt_vcpu_run(
             ExitKind::Unserved
         }
         Turn::Stopped => ExitKind::Stopped,
-        Turn::GuestFault(f) => {
+        Turn::Trap => ExitKind::Trap,
+        Turn::GuestFault(f, e) => {
             let (vec, ec, cr2) = vcpu::describe(&f);
             xen_println!(
                 "xdbt: d{domid}v{vcpu_id}: guest fault {vec} (error code {ec:#x}, CR2 \
-                 {cr2:#010x}) at EIP {:#010x}: trap delivery inside Xen is not done yet, \
+                 {cr2:#010x}) at EIP {:#010x} with no usable handler ({e:?}): crashing the \
+                 domain",
+                v.eip()
+            );
+            ExitKind::GuestFault
+        }
+        Turn::IretFailed(e) => {
+            xen_println!(
+                "xdbt: d{domid}v{vcpu_id}: HYPERVISOR_iret at EIP {:#010x} refused ({e:?}): \
                  crashing the domain",
                 v.eip()
             );

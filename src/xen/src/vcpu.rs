@@ -17,6 +17,10 @@
 //! exactly as the hosted SIGSEGV handler does. Interrupts are Xen's; when one leaves a
 //! softirq pending, Xen closes the poll page and translated code stops at the next block.
 //!
+//! Guest exceptions and `int n` are bounced to the guest's trap-table handler with the core's
+//! `xdbt::pv::traps::bounce`, and `HYPERVISOR_iret` is served here before dispatch, as the
+//! hosted runner does; a fault with no usable handler crashes the domain (as Xen does).
+//!
 //! Hypercalls (`int $0x82` from ring 1) go through the core's PV layer
 //! (`xdbt::pv::hypercall::dispatch`) for the calls listed in [`SERVED`]; `EVTCHNOP_send`
 //! goes to Xen's event channels (so dom0's backends are notified); the others return
@@ -37,8 +41,10 @@ use xdbt::engine::{Engine, JitStack};
 use xdbt::exit::{PFEC_INSN, PFEC_PRESENT, PFEC_WRITE};
 use xdbt::mmu::{Access, GuestAddr, GuestMemory, JitMemory, Prot};
 use xdbt::pv::event::{BackendNotify, SharedPage};
+use xdbt::pv::far;
 use xdbt::pv::hypercall::{self, Outcome, PvDomain, PvHost};
 use xdbt::pv::mm::{MmHost, PageProt};
+use xdbt::pv::traps::{self, BounceError};
 use xdbt::{Exit, Fault, Vector};
 
 /// `xdbt_vcpu_run`'s return values (`asm/xdbt.h`).
@@ -67,6 +73,19 @@ const EFAULT: i32 = 14;
 /// `__HYPERVISOR_event_channel_op` and its `EVTCHNOP_send`: served by Xen's event channels.
 const HYPERCALL_EVENT_CHANNEL_OP: u32 = 32;
 const EVTCHNOP_SEND: u32 = 4;
+/// `__HYPERVISOR_iret`: served by the vCPU itself, never dispatched.
+const HYPERCALL_IRET: u32 = 23;
+
+/// Segment caches for selectors, from the vCPU's descriptors (Xen's flat selectors).
+fn selectors(gdt: &[u64]) -> impl Fn(u16) -> Option<Segment> + '_ {
+    move |sel: u16| {
+        if sel & 4 != 0 {
+            return None;
+        }
+        let d = *gdt.get(usize::from(sel >> 3))?;
+        (d != 0).then(|| Segment::from_descriptor(sel, d))
+    }
+}
 
 /// What Xen hands `xdbt_vcpu_run` (`struct xdbt_run_info`, asm/xdbt.h).
 #[repr(C)]
@@ -111,7 +130,12 @@ pub enum Turn {
     Hypercall,
     Unserved(u32),
     Stopped,
-    GuestFault(Fault),
+    /// A guest exception bounced to its handler, or a HYPERVISOR_iret served.
+    Trap,
+    /// A guest fault with no usable handler: the domain is crashed.
+    GuestFault(Fault, BounceError),
+    /// HYPERVISOR_iret with a frame Xen would refuse: the domain is crashed.
+    IretFailed(BounceError),
     Other,
 }
 
@@ -203,14 +227,114 @@ impl Vcpu {
         let exit = self.engine.run(&mut self.mem, &desc);
         match exit {
             Exit::Stopped => (XDBT_EXIT_CONTINUE, Turn::Stopped),
+            Exit::SoftInt { vector: 0x82, .. }
+                if self.engine.cpu().cpl == 1 && self.engine.cpu().gpr[EAX] == HYPERCALL_IRET =>
+            {
+                self.iret(pv)
+            }
             Exit::SoftInt { vector: 0x82, .. } if self.engine.cpu().cpl == 1 => {
                 self.hypercall(pv, arg)
             }
-            Exit::Fault(f) => (XDBT_EXIT_CRASH, Turn::GuestFault(f)),
+            Exit::SoftInt { vector, len } => self.soft_int(pv, vector, len),
+            Exit::Fault(f) => self.deliver_fault(pv, f),
             _ => (XDBT_EXIT_CRASH, Turn::Other),
         }
     }
 
+    /// HYPERVISOR_iret: the stub pushed EAX and never returns (served here, as the hosted
+    /// runner intercepts it before dispatch).
+    #[inline(never)]
+    fn iret(&mut self, pv: &mut PvDomain) -> (c_int, Turn) {
+        let mut cpu = self.engine.cpu().clone();
+        let sel = selectors(&self.gdt);
+        match traps::hypervisor_iret(pv, &mut cpu, &mut self.mem, &sel) {
+            Ok(()) => {
+                self.engine.replace_cpu(cpu);
+                (XDBT_EXIT_CONTINUE, Turn::Trap)
+            }
+            Err(e) => (XDBT_EXIT_CRASH, Turn::IretFailed(e)),
+        }
+    }
+
+    /// `int n` other than a ring-1 hypercall.
+    #[inline(never)]
+    fn soft_int(&mut self, pv: &mut PvDomain, vector: u8, len: u8) -> (c_int, Turn) {
+        // `int n`: delivered if the gate's DPL allows it from this ring, else #GP
+        // at the instruction with the IDT error code (do_general_protection).
+        let cpl = self.engine.cpu().cpl;
+        let dpl = pv
+            .trap_table
+            .iter()
+            .find(|t| t.0 == vector)
+            .map(|t| t.1 & 3);
+        let (vec, err) = if dpl.is_some_and(|d| d >= cpl) {
+            (vector, None)
+        } else {
+            let c = self.engine.cpu_mut();
+            c.eip = c.eip.wrapping_sub(u32::from(len));
+            (13, Some((u32::from(vector) << 3) | 2))
+        };
+        let fault = Fault {
+            vector: Vector::from_u8(vec).unwrap_or(Vector::GP),
+            error_code: err.unwrap_or(0),
+            cr2: self.engine.cpu().cr2,
+        };
+        match self.bounce(pv, vec, err) {
+            Ok(()) => (XDBT_EXIT_CONTINUE, Turn::Trap),
+            Err(e) => (XDBT_EXIT_CRASH, Turn::GuestFault(fault, e)),
+        }
+    }
+
+    /// Bounce `vector` to the guest's trap-table handler (`xdbt::pv::traps::bounce`).
+    #[inline(never)]
+    fn bounce(
+        &mut self,
+        pv: &mut PvDomain,
+        vector: u8,
+        err: Option<u32>,
+    ) -> Result<(), BounceError> {
+        let mut cpu = self.engine.cpu().clone();
+        let sel = selectors(&self.gdt);
+        traps::bounce(pv, &mut cpu, &mut self.mem, vector, err, &sel)?;
+        self.engine.replace_cpu(cpu);
+        Ok(())
+    }
+
+    /// A guest fault: far transfers a ring-1 kernel runs natively on Xen are emulated
+    /// (`xdbt::pv::far`); anything else goes to the guest's handler, as Xen bounces it.
+    /// With no usable handler the domain is crashed, as Xen does.
+    // Out of line: Xen's stack is 8 KiB, and `xdbt_vcpu_run`'s frame must stay small.
+    #[inline(never)]
+    fn deliver_fault(&mut self, pv: &mut PvDomain, f: Fault) -> (c_int, Turn) {
+        let mut f = f;
+        if f.vector == Vector::UD && self.engine.cpu().cpl < 3 {
+            let mut cpu = self.engine.cpu().clone();
+            let sel = selectors(&self.gdt);
+            match far::emulate(&mut cpu, &mut self.mem, &sel) {
+                Some(Ok(())) => {
+                    self.engine.replace_cpu(cpu);
+                    return (XDBT_EXIT_CONTINUE, Turn::Trap);
+                }
+                Some(Err(fault)) => f = fault,
+                None => {}
+            }
+        }
+        let vec = match f.vector {
+            Vector::PF => 14,
+            v => v as u8,
+        };
+        if f.vector == Vector::PF {
+            self.engine.cpu_mut().cr2 = f.cr2;
+        }
+        let err = traps::has_error_code(vec).then_some(f.error_code);
+        match self.bounce(pv, vec, err) {
+            Ok(()) => (XDBT_EXIT_CONTINUE, Turn::Trap),
+            Err(e) => (XDBT_EXIT_CRASH, Turn::GuestFault(f, e)),
+        }
+    }
+
+    // Out of line: Xen's stack is 8 KiB, and `xdbt_vcpu_run`'s frame must stay small.
+    #[inline(never)]
     fn hypercall(&mut self, pv: &mut PvDomain, arg: &mut u32) -> (c_int, Turn) {
         let cpu = self.engine.cpu_mut();
         let nr = cpu.gpr[EAX];
@@ -237,7 +361,7 @@ impl Vcpu {
         let mut host = XenHost {
             mem: &mut self.mem,
             line: &mut self.line,
-            shared: ScratchShared([0; 4096]),
+            shared: ScratchShared(alloc::vec![0; 4096].into_boxed_slice()),
         };
         let out = hypercall::dispatch(pv, cpu, &mut host);
         let code = match out {
@@ -512,7 +636,7 @@ impl JitMemory for XenMem {
 /// shared_info for the core's PV layer. None of the hypercalls in [`SERVED`] touches it
 /// (event channels are not served by the core inside Xen yet), so a scratch page stands
 /// in; Xen's real shared_info page is the domain's.
-struct ScratchShared([u8; 4096]);
+struct ScratchShared(Box<[u8]>);
 
 impl ScratchShared {
     fn at(&self, off: u32, n: usize) -> usize {
@@ -605,7 +729,7 @@ impl PvHost for XenHost<'_> {
     fn clear_frame(&mut self, _mfn: u32) {}
 }
 
-/// A guest fault the vCPU cannot take yet (no trap bounce inside Xen), for the report.
+/// A guest fault the vCPU could not deliver, for the report.
 pub fn describe(f: &Fault) -> (u8, u32, u32) {
     let v = match f.vector {
         Vector::PF => 14,
