@@ -67,29 +67,11 @@ fn main() {
 
     // User/kernel round trips: bench/pv/syscall.c makes 200,000 `int $0x80` calls from
     // ring 3, each answered with HYPERVISOR_iret.
-    let guest = format!("{root}/target/guests/bench-syscall");
-    let st = Command::new("gcc")
-        .args([
-            "-m32",
-            "-ffreestanding",
-            "-nostdlib",
-            "-static",
-            "-fno-pic",
-            "-fno-stack-protector",
-            "-fcf-protection=none",
-            "-O2",
-        ])
-        .arg(format!("-I{root}/guest-pv-headers"))
-        .arg(format!("-Wl,-T,{root}/tests/guests/guest.ld"))
-        .args([
-            "-Wl,--build-id=none",
-            "-Wl,--no-warn-rwx-segments",
-            "-Wa,--noexecstack",
-        ])
-        .arg("-o")
-        .arg(&guest)
-        .arg(format!("{root}/tests/guests/start.S"))
+    let guest = format!("{root}/target/guests/syscall");
+    let st = Command::new("bash")
+        .arg(format!("{root}/ci/build-guests.sh"))
         .arg(format!("{root}/bench/pv/syscall.c"))
+        .stdout(Stdio::null())
         .status();
     assert!(
         st.is_ok_and(|s| s.success()),

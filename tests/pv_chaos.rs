@@ -10,37 +10,13 @@ fn root() -> PathBuf {
 
 #[test]
 fn random_hypercalls_never_hurt_the_host() {
-    let out_dir = root().join("target/guests");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let guest = out_dir.join("chaos");
-    let st = Command::new("gcc")
-        .args([
-            "-m32",
-            "-ffreestanding",
-            "-nostdlib",
-            "-static",
-            "-fno-pic",
-            "-fno-stack-protector",
-            "-fcf-protection=none",
-            "-O2",
-            "-Wall",
-        ])
-        .arg(format!("-I{}", root().join("guest-pv-headers").display()))
-        .arg(format!(
-            "-Wl,-T,{}",
-            root().join("tests/guests/guest.ld").display()
-        ))
-        .args([
-            "-Wl,--build-id=none",
-            "-Wl,--no-warn-rwx-segments",
-            "-Wa,--noexecstack",
-        ])
-        .arg("-o")
-        .arg(&guest)
-        .arg(root().join("tests/guests/start.S"))
+    let guest = root().join("target/guests/chaos");
+    let st = Command::new("bash")
+        .arg(root().join("ci/build-guests.sh"))
         .arg(root().join("tests/chaos/chaos.c"))
-        .status()
-        .expect("gcc");
+        .output()
+        .expect("ci/build-guests.sh")
+        .status;
     assert!(st.success(), "building the chaos guest failed");
     let seeds: u32 = std::env::var("XDBT_CHAOS_SEEDS")
         .ok()

@@ -126,10 +126,14 @@ pub fn emulate(
     }
     let next = cpu.eip.wrapping_add(insn.len() as u32);
     let r = match insn.code() {
-        Code::Iretd => iret(cpu, mem, selectors, 4),
-        Code::Iretw => iret(cpu, mem, selectors, 2),
-        Code::Retfd | Code::Retfd_imm16 => retf(cpu, mem, selectors, 4, insn.immediate16()),
-        Code::Retfw | Code::Retfw_imm16 => retf(cpu, mem, selectors, 2, insn.immediate16()),
+        Code::Iretd => far_return(cpu, mem, selectors, 4, 0, true),
+        Code::Iretw => far_return(cpu, mem, selectors, 2, 0, true),
+        Code::Retfd | Code::Retfd_imm16 => {
+            far_return(cpu, mem, selectors, 4, insn.immediate16(), false)
+        }
+        Code::Retfw | Code::Retfw_imm16 => {
+            far_return(cpu, mem, selectors, 2, insn.immediate16(), false)
+        }
         Code::Jmp_ptr1632 | Code::Jmp_ptr1616 => far_jump(
             cpu,
             mem,
@@ -222,13 +226,17 @@ fn effective_address(cpu: &GuestCpu, insn: &iced_x86::Instruction) -> Option<u32
     Some(cpu.seg(seg).base.wrapping_add(off))
 }
 
-fn iret(
+/// `iret` (with EFLAGS on the stack) and far `ret imm16`: the same return, to the same or
+/// an outer ring.
+fn far_return(
     cpu: &mut GuestCpu,
     mem: &mut dyn GuestMemory,
     selectors: &dyn Fn(u16) -> Option<Segment>,
     size: u32,
+    imm: u16,
+    iret: bool,
 ) -> FarResult {
-    if cpu.eflags & (1 << 14) != 0 {
+    if iret && cpu.eflags & (1 << 14) != 0 {
         // NT: a task return, which PV guests cannot do.
         return Err(Fault::gp(0));
     }
@@ -240,43 +248,7 @@ fn iret(
     };
     let eip = st.pop()?;
     let cs = st.pop()? as u16;
-    let fl = st.pop()?;
-    let new_cpl = (cs & 3) as u8;
-    let code = code_segment(cs, cpu.cpl, selectors)?;
-    let mut ss = None;
-    if new_cpl > cpu.cpl {
-        let esp = st.pop()?;
-        let ss_sel = st.pop()? as u16;
-        ss = Some((stack_segment(ss_sel, new_cpl, selectors)?, esp));
-    }
-    if eip > code.limit {
-        return Err(Fault::gp(0));
-    }
-    let mask = if size == 4 {
-        IRET_MASK
-    } else {
-        IRET_MASK & 0xffff
-    };
-    cpu.eflags = (cpu.eflags & !mask) | (fl & mask) | 0x2;
-    finish(cpu, code, new_cpl, eip, ss, st.sp);
-    Ok(())
-}
-
-fn retf(
-    cpu: &mut GuestCpu,
-    mem: &mut dyn GuestMemory,
-    selectors: &dyn Fn(u16) -> Option<Segment>,
-    size: u32,
-    imm: u16,
-) -> FarResult {
-    let mut st = Stack {
-        base: cpu.seg(SegReg::Ss).base,
-        sp: cpu.gpr[ESP],
-        size,
-        mem,
-    };
-    let eip = st.pop()?;
-    let cs = st.pop()? as u16;
+    let fl = if iret { Some(st.pop()?) } else { None };
     let new_cpl = (cs & 3) as u8;
     let code = code_segment(cs, cpu.cpl, selectors)?;
     st.sp = st.sp.wrapping_add(u32::from(imm));
@@ -291,6 +263,14 @@ fn retf(
     }
     if eip > code.limit {
         return Err(Fault::gp(0));
+    }
+    if let Some(fl) = fl {
+        let mask = if size == 4 {
+            IRET_MASK
+        } else {
+            IRET_MASK & 0xffff
+        };
+        cpu.eflags = (cpu.eflags & !mask) | (fl & mask) | 0x2;
     }
     finish(cpu, code, new_cpl, eip, ss, st.sp);
     Ok(())

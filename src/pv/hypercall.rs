@@ -857,6 +857,38 @@ fn get_pg_owner(fd: u32) -> Result<(), i32> {
     }
 }
 
+/// The loop mmu_update and mmuext_op share: run `each` on the `count` entries of
+/// `entry_size` bytes at `list` (the continuation bit of the count ignored), stop at the
+/// first error, and report how many were done at `pdone` (if not NULL).
+fn run_batch(
+    host: &mut dyn PvHost,
+    list: u32,
+    count: u32,
+    pdone: u32,
+    entry_size: u32,
+    mut each: impl FnMut(&mut dyn PvHost, u32) -> Result<(), i32>,
+) -> i32 {
+    let count = count & !0x8000_0000;
+    if count > MAX_BATCH {
+        return -EINVAL;
+    }
+    let mut done = 0;
+    let mut rc = 0;
+    for i in 0..count {
+        if let Err(e) = each(host, list.wrapping_add(entry_size * i)) {
+            rc = e;
+            break;
+        }
+        done += 1;
+    }
+    if pdone != 0 {
+        if let Err(e) = wr32(host, pdone, done) {
+            rc = e;
+        }
+    }
+    rc
+}
+
 fn mmu_update(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Outcome) {
     use hypercall_abi::xen::*;
     // do_mmu_update: foreigndom's upper half names the page tables' owner, plus one.
@@ -867,53 +899,34 @@ fn mmu_update(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, O
     if let Err(e) = get_pg_owner(a[3]) {
         return (e, Outcome::Continue);
     }
-    let count = a[1] & !0x8000_0000;
-    if count > MAX_BATCH {
-        return (-EINVAL, Outcome::Continue);
-    }
-    let mut done = 0;
-    let mut rc = 0;
     let mut outcome = Outcome::Continue;
-    for i in 0..count {
-        let at = a[0].wrapping_add(16 * i);
-        let r = (|| -> Result<(), i32> {
-            let ptr = rd64(host, at)?;
-            let val = rd64(host, at.wrapping_add(8))?;
-            // do_mmu_update: the command is ptr & (sizeof(l1_pgentry_t) - 1); 4..7 are
-            // unknown (-ENOSYS).
-            match ptr & 7 {
-                MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_NO_TRANSLATE => {
-                    dom.mmu
-                        .update_entry(host, ptr & !7, val, UpdateKind::Normal)?;
-                }
-                MMU_PT_UPDATE_PRESERVE_AD => {
-                    dom.mmu
-                        .update_entry(host, ptr & !7, val, UpdateKind::PreserveAd)?;
-                }
-                4..=7 => return Err(-ENOSYS),
-                _ => {
-                    // MMU_MACHPHYS_UPDATE: ptr is the machine address of a frame.
-                    let mfn = u32::try_from(ptr >> 12).map_err(|_| -EINVAL)?;
-                    if mfn >= dom.nr_pages {
-                        return Err(-EINVAL);
-                    }
-                    host.set_m2p(mfn, val as u32);
-                }
+    let rc = run_batch(host, a[0], a[1], a[2], 16, |host, at| {
+        let ptr = rd64(host, at)?;
+        let val = rd64(host, at.wrapping_add(8))?;
+        // do_mmu_update: the command is ptr & (sizeof(l1_pgentry_t) - 1); 4..7 are
+        // unknown (-ENOSYS).
+        match ptr & 7 {
+            MMU_NORMAL_PT_UPDATE | MMU_PT_UPDATE_NO_TRANSLATE => {
+                dom.mmu
+                    .update_entry(host, ptr & !7, val, UpdateKind::Normal)?;
             }
-            Ok(())
-        })();
-        if let Err(e) = r {
-            rc = e;
-            break;
+            MMU_PT_UPDATE_PRESERVE_AD => {
+                dom.mmu
+                    .update_entry(host, ptr & !7, val, UpdateKind::PreserveAd)?;
+            }
+            4..=7 => return Err(-ENOSYS),
+            _ => {
+                // MMU_MACHPHYS_UPDATE: ptr is the machine address of a frame.
+                let mfn = u32::try_from(ptr >> 12).map_err(|_| -EINVAL)?;
+                if mfn >= dom.nr_pages {
+                    return Err(-EINVAL);
+                }
+                host.set_m2p(mfn, val as u32);
+            }
         }
         outcome = Outcome::Remapped;
-        done += 1;
-    }
-    if a[2] != 0 {
-        if let Err(e) = wr32(host, a[2], done) {
-            rc = e;
-        }
-    }
+        Ok(())
+    });
     (rc, outcome)
 }
 
@@ -922,107 +935,88 @@ fn mmuext_op(dom: &mut PvDomain, a: [u32; 5], host: &mut dyn PvHost) -> (i32, Ou
     if let Err(e) = get_pg_owner(a[3]) {
         return (e, Outcome::Continue);
     }
-    let count = a[1] & !0x8000_0000;
-    if count > MAX_BATCH {
-        return (-EINVAL, Outcome::Continue);
-    }
-    let mut done = 0;
-    let mut rc = 0;
     let mut outcome = Outcome::Continue;
-    for i in 0..count {
-        let at = a[0].wrapping_add(12 * i);
-        let r = (|| -> Result<(), i32> {
-            let cmd = rd32(host, at)?;
-            let arg1 = rd32(host, at.wrapping_add(4))?;
-            let arg2 = rd32(host, at.wrapping_add(8))?;
-            match cmd {
-                MMUEXT_PIN_L1_TABLE => dom.mmu.pin(host, arg1, PageType::L1)?,
-                MMUEXT_PIN_L2_TABLE => dom.mmu.pin(host, arg1, PageType::L2)?,
-                MMUEXT_PIN_L3_TABLE => dom.mmu.pin(host, arg1, PageType::L3)?,
-                // Ignored for a 32-bit guest, as Xen does.
-                MMUEXT_PIN_L4_TABLE => {}
-                MMUEXT_UNPIN_TABLE => dom.mmu.unpin(host, arg1)?,
-                MMUEXT_NEW_BASEPTR => {
-                    dom.mmu.new_baseptr(host, arg1)?;
-                    outcome = Outcome::Remapped;
-                }
-                // Mappings change as soon as the entries do, so there is nothing to flush;
-                // a vCPU mask must still be readable.
-                MMUEXT_TLB_FLUSH_LOCAL
-                | MMUEXT_INVLPG_LOCAL
-                | MMUEXT_TLB_FLUSH_ALL
-                | MMUEXT_INVLPG_ALL => {}
-                MMUEXT_TLB_FLUSH_MULTI | MMUEXT_INVLPG_MULTI => {
-                    // do_mmuext_op: a vCPU mask vcpumask_to_pcpumask cannot read is -EINVAL.
-                    rd32(host, arg2).map_err(|_| -EINVAL)?;
-                }
-                MMUEXT_FLUSH_CACHE => return Err(-EACCES),
-                MMUEXT_FLUSH_CACHE_GLOBAL => return Err(-EINVAL),
-                MMUEXT_SET_LDT => {
-                    if arg2 > 8192
-                        || (arg2 != 0 && (arg1 & 0xfff != 0 || arg1 >= HYPERVISOR_VIRT_START))
-                    {
-                        return Err(-EINVAL);
-                    }
-                    let cur = dom.cur;
-                    for f in core::mem::take(&mut dom.vcpus[cur].ldt_frames) {
-                        dom.mmu.put_seg_desc(host, f);
-                    }
-                    // The LDT's pages become descriptor pages while it is loaded, so no
-                    // writable mapping of them may exist or appear. Xen does this when it
-                    // first maps them; a page it cannot type makes the LDT's selectors
-                    // fault, which an empty LDT gives here.
-                    let mut ok = true;
-                    for k in 0..(arg2 * 8).div_ceil(4096) {
-                        let va = arg1.wrapping_add(k * 4096);
-                        let frame = dom
-                            .mmu
-                            .l1_entry_of(host, va)
-                            .filter(|&(_, _, e)| e & 1 != 0)
-                            .and_then(|(_, _, e)| u32::try_from((e >> 12) & 0xff_ffff_ffff).ok());
-                        match frame {
-                            Some(f) if dom.mmu.get_seg_desc(host, f).is_ok() => {
-                                dom.vcpus[cur].ldt_frames.push(f)
-                            }
-                            _ => ok = false,
-                        }
-                    }
-                    let v = &mut dom.vcpus[cur];
-                    v.ldt_base = if arg2 == 0 { 0 } else { arg1 };
-                    v.ldt_ents = arg2;
-                    v.ldt_ok = ok;
-                    dom.descriptors_dirty = true;
-                    outcome = Outcome::Remapped;
-                }
-                // A 32-bit guest has no separate user page tables.
-                MMUEXT_NEW_USER_BASEPTR => return Err(-EINVAL),
-                MMUEXT_CLEAR_PAGE => {
-                    dom.mmu.check_writable(host, arg1)?;
-                    host.clear_frame(arg1);
-                }
-                MMUEXT_COPY_PAGE => {
-                    if arg2 >= dom.nr_pages {
-                        return Err(-EINVAL);
-                    }
-                    dom.mmu.check_writable(host, arg1)?;
-                    host.copy_frame(arg1, arg2);
-                }
-                MMUEXT_MARK_SUPER | MMUEXT_UNMARK_SUPER => return Err(-EOPNOTSUPP),
-                _ => return Err(-ENOSYS),
+    let rc = run_batch(host, a[0], a[1], a[2], 12, |host, at| {
+        let cmd = rd32(host, at)?;
+        let arg1 = rd32(host, at.wrapping_add(4))?;
+        let arg2 = rd32(host, at.wrapping_add(8))?;
+        match cmd {
+            MMUEXT_PIN_L1_TABLE => dom.mmu.pin(host, arg1, PageType::L1)?,
+            MMUEXT_PIN_L2_TABLE => dom.mmu.pin(host, arg1, PageType::L2)?,
+            MMUEXT_PIN_L3_TABLE => dom.mmu.pin(host, arg1, PageType::L3)?,
+            // Ignored for a 32-bit guest, as Xen does.
+            MMUEXT_PIN_L4_TABLE => {}
+            MMUEXT_UNPIN_TABLE => dom.mmu.unpin(host, arg1)?,
+            MMUEXT_NEW_BASEPTR => {
+                dom.mmu.new_baseptr(host, arg1)?;
+                outcome = Outcome::Remapped;
             }
-            Ok(())
-        })();
-        if let Err(e) = r {
-            rc = e;
-            break;
+            // Mappings change as soon as the entries do, so there is nothing to flush;
+            // a vCPU mask must still be readable.
+            MMUEXT_TLB_FLUSH_LOCAL
+            | MMUEXT_INVLPG_LOCAL
+            | MMUEXT_TLB_FLUSH_ALL
+            | MMUEXT_INVLPG_ALL => {}
+            MMUEXT_TLB_FLUSH_MULTI | MMUEXT_INVLPG_MULTI => {
+                // do_mmuext_op: a vCPU mask vcpumask_to_pcpumask cannot read is -EINVAL.
+                rd32(host, arg2).map_err(|_| -EINVAL)?;
+            }
+            MMUEXT_FLUSH_CACHE => return Err(-EACCES),
+            MMUEXT_FLUSH_CACHE_GLOBAL => return Err(-EINVAL),
+            MMUEXT_SET_LDT => {
+                if arg2 > 8192
+                    || (arg2 != 0 && (arg1 & 0xfff != 0 || arg1 >= HYPERVISOR_VIRT_START))
+                {
+                    return Err(-EINVAL);
+                }
+                let cur = dom.cur;
+                for f in core::mem::take(&mut dom.vcpus[cur].ldt_frames) {
+                    dom.mmu.put_seg_desc(host, f);
+                }
+                // The LDT's pages become descriptor pages while it is loaded, so no
+                // writable mapping of them may exist or appear. Xen does this when it
+                // first maps them; a page it cannot type makes the LDT's selectors
+                // fault, which an empty LDT gives here.
+                let mut ok = true;
+                for k in 0..(arg2 * 8).div_ceil(4096) {
+                    let va = arg1.wrapping_add(k * 4096);
+                    let frame = dom
+                        .mmu
+                        .l1_entry_of(host, va)
+                        .filter(|&(_, _, e)| e & 1 != 0)
+                        .and_then(|(_, _, e)| u32::try_from((e >> 12) & 0xff_ffff_ffff).ok());
+                    match frame {
+                        Some(f) if dom.mmu.get_seg_desc(host, f).is_ok() => {
+                            dom.vcpus[cur].ldt_frames.push(f)
+                        }
+                        _ => ok = false,
+                    }
+                }
+                let v = &mut dom.vcpus[cur];
+                v.ldt_base = if arg2 == 0 { 0 } else { arg1 };
+                v.ldt_ents = arg2;
+                v.ldt_ok = ok;
+                dom.descriptors_dirty = true;
+                outcome = Outcome::Remapped;
+            }
+            // A 32-bit guest has no separate user page tables.
+            MMUEXT_NEW_USER_BASEPTR => return Err(-EINVAL),
+            MMUEXT_CLEAR_PAGE => {
+                dom.mmu.check_writable(host, arg1)?;
+                host.clear_frame(arg1);
+            }
+            MMUEXT_COPY_PAGE => {
+                if arg2 >= dom.nr_pages {
+                    return Err(-EINVAL);
+                }
+                dom.mmu.check_writable(host, arg1)?;
+                host.copy_frame(arg1, arg2);
+            }
+            MMUEXT_MARK_SUPER | MMUEXT_UNMARK_SUPER => return Err(-EOPNOTSUPP),
+            _ => return Err(-ENOSYS),
         }
-        done += 1;
-    }
-    if a[2] != 0 {
-        if let Err(e) = wr32(host, a[2], done) {
-            rc = e;
-        }
-    }
+        Ok(())
+    });
     (rc, outcome)
 }
 

@@ -532,11 +532,12 @@ impl PvMmu {
     }
 
     pub fn put_seg_desc(&mut self, host: &mut dyn MmHost, mfn: u32) {
-        if self
-            .frames
-            .get(mfn as usize)
-            .is_some_and(|f| f.ty == PageType::SegDesc)
-        {
+        self.put_type_of(host, mfn, PageType::SegDesc);
+    }
+
+    /// Drop a type reference taken as `ty` (none if the frame has another type now).
+    fn put_type_of(&mut self, host: &mut dyn MmHost, mfn: u32, ty: PageType) {
+        if self.frames.get(mfn as usize).is_some_and(|f| f.ty == ty) {
             self.put_type(host, mfn);
         }
     }
@@ -550,13 +551,7 @@ impl PvMmu {
     }
 
     pub fn grant_put_writable(&mut self, host: &mut dyn MmHost, mfn: u32) {
-        if self
-            .frames
-            .get(mfn as usize)
-            .is_some_and(|f| f.ty == PageType::Writable)
-        {
-            self.put_type(host, mfn);
-        }
+        self.put_type_of(host, mfn, PageType::Writable);
     }
 
     /// The L1 entry a grant operation names: with GNTMAP_contains_pte the machine address

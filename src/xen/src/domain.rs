@@ -7,7 +7,6 @@
 //! Reads of guest frames go through Xen (`xdbt_host_read_frame`), which checks that the
 //! frame belongs to the domain.
 
-use crate::ffi;
 use crate::print::xen_println;
 use crate::vcpu::{self, Turn, Vcpu, XDBT_EXIT_CRASH};
 use alloc::alloc::{alloc_zeroed, dealloc};
@@ -15,9 +14,7 @@ use core::alloc::Layout;
 use core::ffi::{c_int, c_uint, c_void};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
-use xdbt::mmu::{Access, GuestAddr, GuestMemory};
 use xdbt::pv::hypercall::PvDomain;
-use xdbt::{Fault, Vector};
 
 /// Why a vCPU left translated code, counted per domain.
 #[derive(Clone, Copy)]
@@ -193,14 +190,14 @@ pub unsafe extern "C" fn xdbt_vcpu_run(
     let vcpu_id = info.vcpu_id;
     s.runs.fetch_add(1, Relaxed);
     if slot.is_null() {
-        // The first run: report the first block as before (the check that the guest's
-        // code is reachable through its page tables), then build the engine.
-        let mem = PaeMemory {
-            d,
-            l3_mfn: cr3_to_mfn(info.regs.cr3),
-        };
-        match crate::selftest::translate_once(&mem, info.regs.eip, xdbt::frontend::MAX_BLOCK_INSNS)
-        {
+        // The first run: build the engine, and report the first block (the check that the
+        // guest's code is reachable through its page tables).
+        let v = Vcpu::new(d, info);
+        match crate::selftest::translate_once(
+            v.guest_memory(),
+            info.regs.eip,
+            xdbt::frontend::MAX_BLOCK_INSNS,
+        ) {
             Ok(t) => xen_println!(
                 "xdbt: d{domid}v{vcpu_id}: translated {} instructions at EIP {:#010x} \
                  ({} bytes of x86-64, ESP {:#010x}, CR3 frame {:#x})",
@@ -208,20 +205,19 @@ pub unsafe extern "C" fn xdbt_vcpu_run(
                 info.regs.eip,
                 t.host_bytes,
                 info.regs.esp,
-                mem.l3_mfn
+                v.l3_mfn()
             ),
             Err(e) => {
                 xen_println!(
                     "xdbt: d{domid}v{vcpu_id}: cannot translate the guest's code at EIP \
                      {:#010x} ({e}, CR3 frame {:#x}): crashing the domain",
                     info.regs.eip,
-                    mem.l3_mfn
+                    v.l3_mfn()
                 );
                 s.exits[ExitKind::Other as usize].fetch_add(1, Relaxed);
                 return XDBT_EXIT_CRASH;
             }
         }
-        let v = Vcpu::new(d, info);
         xen_println!(
             "xdbt: d{domid}v{vcpu_id}: running translated code (window at {:#x}, code cache \
              {} KiB at {:#x})",
@@ -301,85 +297,4 @@ pub unsafe extern "C" fn xdbt_vcpu_run(
         );
     }
     code
-}
-
-/// The frame number of a 32-bit PV CR3 (`xen_cr3_to_pfn_x86_32`).
-fn cr3_to_mfn(cr3: u32) -> u64 {
-    u64::from(cr3.rotate_right(12))
-}
-
-const PTE_PRESENT: u64 = 1;
-const PTE_PSE: u64 = 1 << 7;
-/// Bits 12..51 of a PAE entry: the frame's address.
-const PTE_ADDR: u64 = ((1 << 52) - 1) & !0xfff;
-
-/// The guest's linear memory through its PAE page tables, whose entries hold machine
-/// frames (a PV guest's page tables are machine-addressed). Reads only.
-struct PaeMemory {
-    d: *const c_void,
-    l3_mfn: u64,
-}
-impl PaeMemory {
-    fn frame(&self, mfn: u64, offset: u32, buf: &mut [u8]) -> bool {
-        // SAFETY: `d` is the live domain Xen passed to xdbt_vcpu_run; Xen checks that
-        // `mfn` is the domain's and that offset + len stays within the frame, and writes
-        // at most `buf.len()` bytes to `buf`.
-        let rc = unsafe {
-            ffi::xdbt_host_read_frame(
-                self.d,
-                mfn,
-                offset,
-                buf.as_mut_ptr().cast(),
-                buf.len() as c_uint,
-            )
-        };
-        rc == 0
-    }
-
-    fn entry(&self, mfn: u64, index: u32) -> Option<u64> {
-        let mut e = [0u8; 8];
-        self.frame(mfn, index * 8, &mut e)
-            .then(|| u64::from_le_bytes(e))
-            .filter(|e| e & PTE_PRESENT != 0)
-    }
-
-    /// The machine frame and offset of linear address `la`.
-    fn walk(&self, la: u32) -> Option<(u64, u32)> {
-        let l3e = self.entry(self.l3_mfn, la >> 30)?;
-        let l2e = self.entry((l3e & PTE_ADDR) >> 12, (la >> 21) & 511)?;
-        if l2e & PTE_PSE != 0 {
-            let mfn = ((l2e & PTE_ADDR) >> 12) + u64::from((la >> 12) & 511);
-            return Some((mfn, la & 0xfff));
-        }
-        let l1e = self.entry((l2e & PTE_ADDR) >> 12, (la >> 12) & 511)?;
-        Some(((l1e & PTE_ADDR) >> 12, la & 0xfff))
-    }
-}
-
-impl GuestMemory for PaeMemory {
-    fn read(&self, addr: GuestAddr, buf: &mut [u8], acc: Access) -> Result<(), Fault> {
-        let mut done = 0;
-        while done < buf.len() {
-            let la = addr.0.wrapping_add(done as u32);
-            let take = (4096 - (la & 0xfff) as usize).min(buf.len() - done);
-            let ok = self
-                .walk(la)
-                .is_some_and(|(mfn, off)| self.frame(mfn, off, &mut buf[done..done + take]));
-            if !ok {
-                let mut f = Fault::new(Vector::PF);
-                f.cr2 = la;
-                f.error_code = if acc == Access::Fetch { 0x10 } else { 0 };
-                return Err(f);
-            }
-            done += take;
-        }
-        Ok(())
-    }
-
-    fn write(&mut self, addr: GuestAddr, _data: &[u8]) -> Result<(), Fault> {
-        let mut f = Fault::new(Vector::PF);
-        f.cr2 = addr.0;
-        f.error_code = 0x2;
-        Err(f)
-    }
 }

@@ -157,6 +157,16 @@ pub struct Vcpu {
 impl Vcpu {
     /// Build the vCPU's engine in the memory Xen set up, with the registers the toolstack
     /// gave (ring 1, flat segments, as Xen starts a PV32 vCPU).
+    /// The guest's memory through its page tables (for the first-run self-check).
+    pub fn guest_memory(&self) -> &dyn GuestMemory {
+        &self.mem
+    }
+
+    /// The frame of the vCPU's L3 table.
+    pub fn l3_mfn(&self) -> u64 {
+        self.mem.l3_mfn
+    }
+
     pub fn new(d: *const c_void, info: &RunInfo) -> Box<Vcpu> {
         let exec = ExecMemory {
             rw: info.code_rw as *mut u8,
