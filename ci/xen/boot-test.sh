@@ -95,9 +95,15 @@ ld -nostdlib -static -no-pie --no-warn-rwx-segments --build-id=none -T "$gsrc/li
 # Our PV32 test guest (tests/guests/, ci/build-guests.sh), and a malformed copy of it: the
 # ELF header's program header offset points past the end of the file.
 bash "$xen_root/ci/build-guests.sh" >/dev/null
-cp "$xen_root/target/guests/hello" "$gout/hello"
-# tests/guests/traps.c: exceptions bounced to the guest's trap table, HYPERVISOR_iret.
-cp "$xen_root/target/guests/traps" "$gout/traps"
+# The PV32 test guests run as translated domains (tests/guests/NAME.c), the same binaries
+# `xdbt run` runs in tests/pv_guests.rs; their verdicts are compared below.
+# hello and shutdown have checks of their own in dom0-init.sh; the others are run one after
+# the other for their verdicts (/guests/verdict-guests).
+verdict_guests=(${XDBT_XEN_GUESTS:-traps console xenstore smc smc_remap usermode int82_user user_faults})
+pv32_guests=(hello shutdown "${verdict_guests[@]}")
+for g in "${pv32_guests[@]}"; do
+    cp "$xen_root/target/guests/$g" "$gout/$g"
+done
 # A PV32 guest that crashes on purpose (an unhandled page fault), built like tests/guests/.
 gcc -m32 -ffreestanding -nostdlib -static -fno-pic -fno-stack-protector \
     -fcf-protection=none -O2 -Wall -I"$xen_root/guest-pv-headers" \
@@ -154,8 +160,10 @@ for m in "${modules[@]}"; do
 done
 sed "s|@MODULES@|${mod_names[*]}|" "$xen_root/ci/xen/dom0-init.sh" >"$root/init"
 chmod 755 "$root/init"
-cp "$gout/pv64-hello" "$gout/hello" "$gout/hello-bad" "$gout/pv32-crash" "$gout/traps" \
-    "$root/guests/"
+for g in pv64-hello hello-bad pv32-crash "${pv32_guests[@]}"; do
+    cp "$gout/$g" "$root/guests/"
+done
+echo "${verdict_guests[@]}" >"$root/guests/verdict-guests"
 cat >"$root/guests/pv64-hello.cfg" <<'EOF'
 name = "pv64-hello"
 type = "pv"
@@ -168,7 +176,7 @@ on_reboot = "destroy"
 on_crash = "destroy"
 EOF
 # on_crash = "preserve": the crashed translated domain stays in `xl list` for the checks.
-for g in hello hello-bad pv32-crash traps; do
+for g in hello-bad pv32-crash "${pv32_guests[@]}"; do
     cat >"$root/guests/$g.cfg" <<EOF
 name = "$g"
 type = "pv"
@@ -219,8 +227,12 @@ t_boot=$(($(date +%s) - t_boot))
 # --- verdict -----------------------------------------------------------------------------
 expected=(xen-booted toolstack xdbt-linked xl-info native-pv64-guest xl-list xl-unpause
     xl-pause xl-unpause-again xl-destroy pv32-create pv32-xl-list pv32-translated
-    pv32-hello-verdict pv32-poweroff pv32-traps-verdict pv32-crashed
-    xdbt-debug-key pv32-destroy pv32-malformed native-pv64-after-pv32)
+    pv32-hello-verdict pv32-poweroff pv32-xl-list-running pv32-xl-pause pv32-xl-unpause pv32-xl-shutdown
+    pv32-xl-destroy-running native-pv64-beside-pv32 pv32-crashed
+    xdbt-debug-key pv32-destroy pv32-malformed native-pv64-after-pv32 same-verdicts)
+for g in "${verdict_guests[@]}"; do
+    expected+=("pv32-$g-verdict")
+done
 # xen-patches/0002 makes Xen advertise the PV32 capability.
 for p in $(grep -v '^\s*\(#\|$\)' "$xen_root/xen-patches/series"); do
     if grep -q 'x86_32p' "$xen_root/xen-patches/$p"; then
@@ -229,6 +241,27 @@ for p in $(grep -v '^\s*\(#\|$\)' "$xen_root/xen-patches/series"); do
     fi
 done
 markers=$(tr -d '\r' <"$serial" | grep -o 'XDBT-CHECK .*' || true)
+
+# The same guests under `xdbt run` (with the extra arguments tests/pv_guests.rs gives them):
+# each one's verdict line must be the one it printed in Xen.
+log "xdbt run: the same PV32 guests, for their verdicts"
+(cd "$xen_root" && cargo build --release -q --bin xdbt) || die "cannot build xdbt"
+same=PASS
+detail=
+for g in "${pv32_guests[@]}"; do
+    args=()
+    [ -f "$xen_root/tests/guests/$g.args" ] && mapfile -t args <"$xen_root/tests/guests/$g.args"
+    here=$("$xen_root/target/release/xdbt" run --timeout 20 "${args[@]}" "$gout/$g" </dev/null 2>/dev/null |
+        grep -m1 "^XDBT-GUEST $g:" || true)
+    there=$(tr -d '\r' <"$serial" | grep -m1 "^XDBT-VERDICT $g " | sed "s/^XDBT-VERDICT $g //" || true)
+    if [ -n "$here" ] && [ "$here" = "$there" ]; then
+        detail+="${detail:+, }$g '${here#XDBT-GUEST }'"
+    else
+        same=FAIL
+        detail+="${detail:+, }$g: xdbt run '${here:-none}' vs Xen '${there:-none}'"
+    fi
+done
+markers+=$'\n'"XDBT-CHECK same-verdicts $same ${#pv32_guests[@]} guests, xdbt run = Xen: $detail"
 echo "== markers from the serial log"
 echo "$markers"
 tr -d '\r' <"$serial" | grep -o 'XDBT-INFO .*' || true

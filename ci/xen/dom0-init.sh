@@ -163,6 +163,16 @@ else
     check xl-destroy FAIL "$(xl list 2>&1 | tail -n +2)"
 fi
 
+# The native 64-bit PV guest again, held alive ("hold"): it runs beside every translated
+# domain below, and is checked and destroyed after them.
+rm -f "$console_log"
+quiet xl create /guests/pv64-hello.cfg 'extra="hold"'
+i=0
+until guest_ok || [ $i -ge 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+
 # A 32-bit PV guest (tests/guests/hello.c): Xen builds it as a translated domain, and its
 # vCPU runs the guest's code translated, in Xen: the guest prints through
 # HYPERVISOR_console_io (lines in xl dmesg with the domain's prefix, "(dN) ...") and powers
@@ -197,6 +207,7 @@ else
     check pv32-translated FAIL "no 'xdbt: d${domid}v0: translated' line in xl dmesg"
 fi
 verdict=$(grep -m1 "(d${domid:-X}) XDBT-GUEST hello:" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) //')
+echo "XDBT-VERDICT hello $(echo "${verdict:-none}" | sed 's/^([^)]*) //')"
 case "$verdict" in
 *"XDBT-GUEST hello: PASS"*) check pv32-hello-verdict PASS "xl dmesg: '$verdict'" ;;
 *)
@@ -212,33 +223,124 @@ else
     xl destroy hello >/dev/null 2>&1
 fi
 
-# tests/guests/traps.c as a translated domain: every exception a ring-1 kernel takes is
-# bounced to its trap-table handler (xdbt::pv::traps::bounce, from the vCPU in Xen) and the
-# handlers return with HYPERVISOR_iret; the guest prints its verdict through console_io.
-# Created paused (it runs to its end at once), for its domain ID.
+# More of our PV32 test guests as translated domains (tests/guests/*.c; each prints
+# `XDBT-GUEST <name>: PASS|FAIL ...` and powers off, under `xdbt run` as here):
+# - traps: every exception a ring-1 kernel takes, bounced to its trap-table handler
+#   (xdbt::pv::traps::bounce, from the vCPU in Xen), handlers returning with HYPERVISOR_iret;
+# - console: ~4.7 KiB through the PV console ring to xenconsoled (the M2P in the guest
+#   window gives the ring's pfn; EVTCHNOP_send to Xen's event channels); its verdict is in
+#   xenconsoled's log, the others' in xl dmesg (HYPERVISOR_console_io);
+# - xenstore: the real xenstored and libxl's tree, through the store ring: reads, writes,
+#   EACCES outside its home, a watch, and an entry dom0 wrote before unpausing it.
+# Created paused (each runs to its end at once), for the domain ID. Each verdict is also
+# printed as `XDBT-VERDICT <name> <line>` for boot-test.sh, which compares them with
+# `xdbt run`'s.
+# pv32_verdict NAME: the guest's XDBT-GUEST line, from xl dmesg or its console log.
+pv32_verdict() {
+    local v
+    v=$(grep -m1 "(d${domid:-X}) XDBT-GUEST $1:" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) ([^)]*) //')
+    [ -n "$v" ] || v=$(grep -m1 "XDBT-GUEST $1:" "/var/log/xen/console/guest-$1.log" 2>/dev/null | tr -d '\r')
+    echo "$v"
+}
+# run_pv32 NAME [HOOK]: create NAME paused, run HOOK, unpause, wait up to 60 s until it is
+# gone or crashed; leaves xl dmesg in /tmp/dmesg and the domain ID in $domid.
+run_pv32() {
+    domid=
+    if quiet xl create -p "/guests/$1.cfg"; then
+        domid=$(xl domid "$1" 2>/dev/null)
+    fi
+    [ -n "$domid" ] && [ -n "${2:-}" ] && eval "$2"
+    [ -n "$domid" ] && xl unpause "$1"
+    i=0
+    while [ -n "$domid" ] && [ $i -lt 300 ]; do
+        xl domid "$1" >/dev/null 2>&1 || break
+        case "$(state "$1")" in *c*) break ;; esac
+        sleep 0.1
+        i=$((i + 1))
+    done
+    xl dmesg >/tmp/dmesg 2>&1
+}
+for g in $(cat /guests/verdict-guests); do
+    hook=
+    [ "$g" = xenstore ] && hook='xenstore-write "/local/domain/$domid/data/host-flag" from-host'
+    run_pv32 "$g" "$hook"
+    verdict=$(pv32_verdict "$g")
+    echo "XDBT-VERDICT $g ${verdict:-none}"
+    where="xl dmesg"
+    [ "$g" = console ] && where="xenconsoled log ($(grep -c 'console ring line' /var/log/xen/console/guest-console.log 2>/dev/null) ring lines)"
+    case "$verdict" in
+    "XDBT-GUEST $g: PASS"*) check "pv32-$g-verdict" PASS "$where: '$verdict'" ;;
+    *)
+        check "pv32-$g-verdict" FAIL "$where: '${verdict:-no XDBT-GUEST $g line}'"
+        grep "xdbt\|(d${domid:-X})" /tmp/dmesg | tail -n 20
+        ;;
+    esac
+    xl domid "$g" >/dev/null 2>&1 && xl destroy "$g" >/dev/null 2>&1
+done
+
+# Lifecycle of a running translated domain: tests/guests/shutdown.c watches
+# control/shutdown in xenstore and idles until it says poweroff. xl list, pause, unpause,
+# then xl shutdown (libxl writes control/shutdown = poweroff): the guest acknowledges,
+# prints its verdict and powers off, and the domain is gone.
 domid=
-if quiet xl create -p /guests/traps.cfg; then
-    domid=$(xl domid traps 2>/dev/null)
+if quiet xl create /guests/shutdown.cfg; then
+    domid=$(xl domid shutdown 2>/dev/null)
 fi
-[ -n "$domid" ] && xl unpause traps
 i=0
-while [ -n "$domid" ] && [ $i -lt 600 ]; do
-    xl domid traps >/dev/null 2>&1 || break
-    case "$(state traps)" in *c*) break ;; esac
+until [ -z "$domid" ] || grep -q "(d$domid) shutdown: waiting" /tmp/dmesg 2>/dev/null || [ $i -ge 300 ]; do
     sleep 0.1
+    xl dmesg >/tmp/dmesg 2>&1
     i=$((i + 1))
 done
-xl dmesg >/tmp/dmesg 2>&1
-verdict=$(grep -m1 "(d${domid:-X}) XDBT-GUEST traps:" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) //')
-stats=$(grep -m1 "xdbt: d${domid:-X}v0: SCHEDOP_shutdown reason 0" /tmp/dmesg 2>/dev/null | sed 's/^(XEN) //')
-case "$verdict" in
-*"XDBT-GUEST traps: PASS"*) check pv32-traps-verdict PASS "xl dmesg: '$verdict' '$stats'" ;;
-*)
-    check pv32-traps-verdict FAIL "xl dmesg: '${verdict:-no XDBT-GUEST traps line}'"
-    grep "xdbt\|(d${domid:-X})" /tmp/dmesg | tail -n 20
-    ;;
-esac
-xl domid traps >/dev/null 2>&1 && xl destroy traps >/dev/null 2>&1
+if [ -n "$domid" ] && grep -q "(d$domid) shutdown: waiting" /tmp/dmesg; then
+    check pv32-xl-list-running PASS "$(xl list shutdown | awk 'NR == 2 { print $1, "id", $2, "mem", $3, "state", $5 }'), waiting for control/shutdown"
+else
+    check pv32-xl-list-running FAIL "$(xl list 2>&1 | tail -n +2)"
+fi
+if quiet xl pause shutdown && case "$(state shutdown)" in *p*) true ;; *) false ;; esac; then
+    check pv32-xl-pause PASS "state $(state shutdown)"
+else
+    check pv32-xl-pause FAIL "state '$(state shutdown)'"
+fi
+if quiet xl unpause shutdown && case "$(state shutdown)" in *p*|*c*|"") false ;; *) true ;; esac; then
+    check pv32-xl-unpause PASS "state $(state shutdown)"
+else
+    check pv32-xl-unpause FAIL "state '$(state shutdown)'"
+fi
+if quiet xl shutdown shutdown && wait_gone shutdown 60; then
+    xl dmesg >/tmp/dmesg 2>&1
+    verdict=$(pv32_verdict shutdown)
+    echo "XDBT-VERDICT shutdown ${verdict:-none}"
+    case "$verdict" in
+    "XDBT-GUEST shutdown: PASS"*) check pv32-xl-shutdown PASS "'$(grep -m1 "(d$domid) shutdown: poweroff" /tmp/dmesg | sed 's/^(XEN) ([^)]*) //')', '$verdict', domain gone" ;;
+    *) check pv32-xl-shutdown FAIL "domain gone but xl dmesg: '${verdict:-no verdict}'" ;;
+    esac
+else
+    check pv32-xl-shutdown FAIL "state '$(state shutdown)'"
+    xl dmesg | grep "xdbt\|(d${domid:-X})" | tail -n 20
+    xl destroy shutdown >/dev/null 2>&1
+fi
+# xl destroy of a running translated domain.
+domid=
+if quiet xl create /guests/shutdown.cfg; then
+    domid=$(xl domid shutdown 2>/dev/null)
+fi
+sleep 1
+if [ -n "$domid" ] && quiet xl destroy shutdown && wait_gone shutdown 30; then
+    check pv32-xl-destroy-running PASS "d$domid destroyed while running"
+else
+    check pv32-xl-destroy-running FAIL "$(xl list 2>&1 | tail -n +2)"
+fi
+
+# The native PV64 guest ran through all that, beside the translated domains.
+if guest_ok && xl domid pv64-hello >/dev/null 2>&1 &&
+    case "$(state pv64-hello)" in *c*|"") false ;; *) true ;; esac; then
+    check native-pv64-beside-pv32 PASS "'$(grep -m1 pv64-hello "$console_log" | tr -d '\r')', state $(state pv64-hello) after the translated domains"
+else
+    check native-pv64-beside-pv32 FAIL "state '$(state pv64-hello)', console log: '$(cat "$console_log" 2>/dev/null | tr -d '\r')'"
+fi
+xl destroy pv64-hello >/dev/null 2>&1
+wait_gone pv64-hello 30
 
 # A translated guest that crashes on purpose (ci/xen/guests/pv32-crash: an unhandled page
 # fault). on_crash = "preserve" keeps the crashed domain in `xl list` for the checks.

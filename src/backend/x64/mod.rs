@@ -555,20 +555,38 @@ impl<'a> BlockEmitter<'a> {
 /// x87 stack stays in the host unit while translated code and the run loop execute (Rust
 /// code on x86-64 does its floating point in SSE registers and never touches x87); the
 /// host's MXCSR is kept, since guest SSE is not translated yet.
+/// A 512-byte FXSAVE/FXRSTOR area on the stack, 16-byte aligned by its offset in a larger
+/// buffer rather than by the frame: inside Xen, which keeps its stack only 8-byte aligned
+/// (`-mpreferred-stack-boundary=3`), an `align(16)` local can be misaligned, and FXSAVE to
+/// it raises #GP.
+struct FxArea([u8; 512 + 15]);
+
+impl FxArea {
+    fn new() -> FxArea {
+        FxArea([0; 512 + 15])
+    }
+
+    fn area(&mut self) -> &mut [u8; 512] {
+        let off = self.0.as_ptr().align_offset(16);
+        (&mut self.0[off..off + 512]).try_into().expect("512 bytes")
+    }
+}
+
 pub fn fpu_load(fx: &crate::cpu::FxState) {
     let mut mxcsr = 0u32;
     // Only the x87 part is wanted; MXCSR is the host's until translated code runs.
-    let mut img = *fx;
-    img.0[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
-    let fx = &img;
-    // SAFETY: `fx` is a 16-byte aligned 512-byte FXSAVE area (FxState's layout); the SSE
-    // registers FXRSTOR overwrites are declared clobbered and MXCSR is put back.
+    let mut buf = FxArea::new();
+    let img = buf.area();
+    img.copy_from_slice(&fx.0);
+    img[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+    // SAFETY: `img` is a 16-byte aligned 512-byte FXSAVE area (FxArea); the SSE registers
+    // FXRSTOR overwrites are declared clobbered and MXCSR is put back.
     unsafe {
         core::arch::asm!(
             "stmxcsr [{m}]",
             "fxrstor [{fx}]",
             "ldmxcsr [{m}]",
-            fx = in(reg) fx.0.as_ptr(),
+            fx = in(reg) img.as_ptr(),
             m = in(reg) &mut mxcsr,
             out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
             out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
@@ -582,20 +600,21 @@ pub fn fpu_load(fx: &crate::cpu::FxState) {
 /// Save the guest's x87 state after a run and give the host a clean x87 unit. MXCSR and
 /// XMM0-7 in `fx` are already the guest's (the exit routines keep them there).
 pub fn fpu_store(fx: &mut crate::cpu::FxState) {
-    let mut tmp = crate::cpu::FxState::default();
-    // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area; FNINIT only resets
-    // the x87 unit, which no host code relies on.
+    let mut buf = FxArea::new();
+    let tmp = buf.area();
+    // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area (FxArea); FNINIT
+    // only resets the x87 unit, which no host code relies on.
     unsafe {
         core::arch::asm!(
             "fxsave [{fx}]",
             "fninit",
-            fx = in(reg) tmp.0.as_mut_ptr(),
+            fx = in(reg) tmp.as_mut_ptr(),
             options(nostack),
         );
     }
     // x87 control/status/pointers (bytes 0..24) and the x87/MMX registers (32..160).
-    fx.0[..24].copy_from_slice(&tmp.0[..24]);
-    fx.0[32..160].copy_from_slice(&tmp.0[32..160]);
+    fx.0[..24].copy_from_slice(&tmp[..24]);
+    fx.0[32..160].copy_from_slice(&tmp[32..160]);
 }
 
 /// The host's MXCSR_MASK (FXSAVE bytes 28..32; 0xFFBF when it reports 0, SDM Vol. 1
@@ -603,12 +622,13 @@ pub fn fpu_store(fx: &mut crate::cpu::FxState) {
 pub fn host_mxcsr_mask() -> u32 {
     static MASK: spin::Once<u32> = spin::Once::new();
     *MASK.call_once(|| {
-        let mut tmp = crate::cpu::FxState([0; 512]);
-        // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area.
+        let mut buf = FxArea::new();
+        let tmp = buf.area();
+        // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area (FxArea).
         unsafe {
-            core::arch::asm!("fxsave [{fx}]", fx = in(reg) tmp.0.as_mut_ptr(), options(nostack));
+            core::arch::asm!("fxsave [{fx}]", fx = in(reg) tmp.as_mut_ptr(), options(nostack));
         }
-        match u32::from_le_bytes([tmp.0[28], tmp.0[29], tmp.0[30], tmp.0[31]]) {
+        match u32::from_le_bytes([tmp[28], tmp[29], tmp[30], tmp[31]]) {
             0 => 0xffbf,
             m => m,
         }
@@ -622,18 +642,19 @@ pub fn host_mxcsr_mask() -> u32 {
 /// registers into guest memory.
 pub fn guest_fxsave_image(fx: &crate::cpu::FxState, ptrs: [u32; 4]) -> [u8; 288] {
     let [ip, cs_op, dp, ds] = ptrs;
-    let mut tmp = crate::cpu::FxState([0; 512]);
-    // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area.
+    let mut buf = FxArea::new();
+    let tmp = buf.area();
+    // SAFETY: `tmp` is a writable 16-byte aligned 512-byte FXSAVE area (FxArea).
     unsafe {
-        core::arch::asm!("fxsave [{fx}]", fx = in(reg) tmp.0.as_mut_ptr(), options(nostack));
+        core::arch::asm!("fxsave [{fx}]", fx = in(reg) tmp.as_mut_ptr(), options(nostack));
     }
     let mut img = [0u8; 288];
-    img[..160].copy_from_slice(&tmp.0[..160]);
+    img[..160].copy_from_slice(&tmp[..160]);
     img[24..28].copy_from_slice(&fx.0[24..28]);
     img[160..288].copy_from_slice(&fx.0[160..288]);
     // The host may not store the pointers (AMD: only with an exception pending); then
     // neither does the guest's image.
-    let stored = tmp.0[6..24].iter().any(|&b| b != 0);
+    let stored = tmp[6..24].iter().any(|&b| b != 0);
     let (fop, fcs) = if stored {
         ((cs_op >> 16) as u16, cs_op as u16)
     } else {

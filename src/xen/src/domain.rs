@@ -279,6 +279,14 @@ pub unsafe extern "C" fn xdbt_vcpu_run(
             );
             ExitKind::GuestFault
         }
+        Turn::UpcallFailed(e) => {
+            xen_println!(
+                "xdbt: d{domid}v{vcpu_id}: event upcall at EIP {:#010x} not deliverable \
+                 ({e:?}): crashing the domain",
+                v.eip()
+            );
+            ExitKind::GuestFault
+        }
         Turn::Other => {
             xen_println!(
                 "xdbt: d{domid}v{vcpu_id}: cannot continue at EIP {:#010x} inside Xen yet: \

@@ -2,7 +2,7 @@
 //! `xen/include/xen/lib.h` (printk, panic), `xen/include/xen/xmalloc.h` (the heap) and
 //! `xen/include/xen/version.h`. Xen is C; these are resolved when `xen-syms` is linked.
 
-use core::ffi::{c_char, c_int, c_uint, c_ulong, c_void};
+use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 
 extern "C" {
     /// `void printk(const char *format, ...)`: Xen's console and `xl dmesg` ring.
@@ -52,7 +52,15 @@ extern "C" {
     pub fn xdbt_host_protect(v: *mut c_void, la: u32, writable: bool);
     /// `s_time_t get_s_time(void)`: Xen's system time in nanoseconds.
     pub fn get_s_time() -> i64;
-    /// `int xdbt_host_evtchn_send(struct domain *d, unsigned int port)`: EVTCHNOP_send
-    /// through Xen's event channels (`evtchn_send()`); 0 or -errno.
-    pub fn xdbt_host_evtchn_send(d: *const c_void, port: c_uint) -> c_int;
+    /// `long xdbt_host_hypercall(unsigned int op, unsigned long *args)`: hypercall `op`
+    /// served by Xen's own handler for the current (translated) vCPU, with `args` (5) in
+    /// the native layout; pointers must be window addresses. -ENOSYS for a hypercall the
+    /// glue does not pass on. Xen may rewrite `args` (continuations).
+    pub fn xdbt_host_hypercall(op: c_uint, args: *mut c_ulong) -> c_long;
+    /// `long xdbt_host_pt_update(uint64_t ptr, uint64_t val)`: MMU_NORMAL_PT_UPDATE of the
+    /// page-table entry at machine address `ptr`, validated by Xen; 0 or -errno.
+    pub fn xdbt_host_pt_update(ptr: u64, val: u64) -> c_long;
+    /// `int xdbt_host_window_sync(struct vcpu *v)`: mirror the guest's page tables into
+    /// the vCPU's window again (all of it); 0 or -errno.
+    pub fn xdbt_host_window_sync(v: *mut c_void) -> c_int;
 }

@@ -22,25 +22,28 @@
 //! hosted runner does; a fault with no usable handler crashes the domain (as Xen does).
 //!
 //! Hypercalls (`int $0x82` from ring 1) go through the core's PV layer
-//! (`xdbt::pv::hypercall::dispatch`) for the calls listed in [`SERVED`]; `EVTCHNOP_send`
-//! goes to Xen's event channels (so dom0's backends are notified); the others return
-//! -ENOSYS until Xen's event channels, grant tables, memory and page-table updates are
-//! wired behind the core's host traits (docs/XEN.md).
+//! (`xdbt::pv::hypercall::dispatch`) for the calls listed in [`SERVED`]; those whose
+//! 32-bit arguments have the native layout go to Xen's own handlers
+//! ([`Vcpu::xen_hypercall`]: event channels, timers, page-table updates), so dom0's
+//! backends and Xen's timers see the domain as any other; the others return -ENOSYS
+//! (docs/XEN.md). Event upcalls are delivered from Xen's `vcpu_info` in the domain's real
+//! shared_info page, which the core's PV layer reads and writes too.
 
 use crate::ffi;
 use alloc::boxed::Box;
 use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
-use core::ffi::{c_int, c_uint, c_void};
+use core::ffi::{c_int, c_long, c_uint, c_void};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
 use xdbt::cache::ExecMemory;
 use xdbt::cpu::seg::{SegReg, Segment};
-use xdbt::cpu::{EAX, EBX, ECX};
+use xdbt::cpu::{EAX, EBX, ECX, EDX, ESI};
 use xdbt::engine::ctx::{ExitKind as JitExit, JitContext};
 use xdbt::engine::{Engine, JitStack};
 use xdbt::exit::{PFEC_INSN, PFEC_PRESENT, PFEC_WRITE};
 use xdbt::mmu::{Access, GuestAddr, GuestMemory, JitMemory, Prot};
-use xdbt::pv::event::{BackendNotify, SharedPage};
+use xdbt::pv::event::{self, BackendNotify, EventChannels, SharedPage};
 use xdbt::pv::far;
 use xdbt::pv::hypercall::{self, Outcome, PvDomain, PvHost};
 use xdbt::pv::mm::{MmHost, PageProt};
@@ -69,10 +72,20 @@ pub const SERVED: [(u32, Option<&[u32]>); 7] = [
 ];
 
 const ENOSYS: i32 = 38;
-const EFAULT: i32 = 14;
-/// `__HYPERVISOR_event_channel_op` and its `EVTCHNOP_send`: served by Xen's event channels.
+const EINVAL: i32 = 22;
+/// Hypercalls Xen's own handlers serve (`xdbt_host_hypercall`): their 32-bit argument
+/// structures have the native layout.
+const HYPERCALL_MMU_UPDATE: u32 = 1;
+const HYPERCALL_UPDATE_VA_MAPPING: u32 = 14;
+const HYPERCALL_SET_TIMER_OP: u32 = 15;
+const HYPERCALL_VCPU_OP: u32 = 24;
 const HYPERCALL_EVENT_CHANNEL_OP: u32 = 32;
-const EVTCHNOP_SEND: u32 = 4;
+/// VCPUOP_is_up, set/stop_periodic_timer, set/stop_singleshot_timer, register_vcpu_info:
+/// the sub-ops whose arguments have the same layout for a 32-bit guest. (initialise, up,
+/// down, the runstate calls and the rest are not passed on.)
+const VCPU_OPS_NATIVE: [u32; 6] = [3, 6, 7, 8, 9, 10];
+/// vcpu_info.arch.cr2 (x86_32): where Xen leaves a #PF's address for the guest.
+const VI_CR2: u32 = 8;
 /// `__HYPERVISOR_iret`: served by the vCPU itself, never dispatched.
 const HYPERCALL_IRET: u32 = 23;
 
@@ -102,6 +115,9 @@ pub struct RunInfo {
     pub stack_top: u64,
     pub guard_lo: u64,
     pub guard_hi: u64,
+    /// The domain's shared_info page (4 KiB, 32-bit layout), mapped by Xen for its
+    /// lifetime.
+    pub shared_info: *mut u8,
 }
 
 /// A fault Xen took in its own context (`struct xdbt_fault`, asm/xdbt.h).
@@ -136,6 +152,9 @@ pub enum Turn {
     GuestFault(Fault, BounceError),
     /// HYPERVISOR_iret with a frame Xen would refuse: the domain is crashed.
     IretFailed(BounceError),
+    /// An event upcall that could not be delivered (no usable callback or stack): the
+    /// domain is crashed, as Xen does.
+    UpcallFailed(BounceError),
     Other,
 }
 
@@ -152,6 +171,9 @@ pub struct Vcpu {
     gdt: Vec<u64>,
     /// A console line not finished yet.
     line: Vec<u8>,
+    /// The domain's shared_info page: Xen's `vcpu_info` (upcall pending and mask, CR2).
+    shared: XenShared,
+    vcpu_id: u32,
 }
 
 impl Vcpu {
@@ -213,6 +235,8 @@ impl Vcpu {
             exit_saved,
             gdt,
             line: Vec::new(),
+            shared: XenShared(info.shared_info),
+            vcpu_id: info.vcpu_id,
         })
     }
 
@@ -227,6 +251,9 @@ impl Vcpu {
     /// Run translated code until something needs Xen: a hypercall the caller serves by
     /// returning (`XDBT_EXIT_*`), a stop request (softirqs), or a guest fault.
     pub fn run(&mut self, pv: &mut PvDomain, arg: &mut u32) -> (c_int, Turn) {
+        if let Err(e) = self.upcall(pv) {
+            return (XDBT_EXIT_CRASH, Turn::UpcallFailed(e));
+        }
         let gdt = &self.gdt;
         let desc = |sel: u16| {
             (sel & 4 == 0)
@@ -251,15 +278,52 @@ impl Vcpu {
         }
     }
 
+    /// An event upcall, if Xen marked one pending in this vCPU's `vcpu_info` and the guest
+    /// has not masked it: bounced to the guest's event callback (`pv::traps::bounce_event`),
+    /// which masks further upcalls, as Xen does on the way back to a PV vCPU.
+    #[inline(never)]
+    fn upcall(&mut self, pv: &mut PvDomain) -> Result<(), BounceError> {
+        if pv.event_callback.1 == 0 || !EventChannels::upcall_due(&self.shared, self.vcpu_id) {
+            return Ok(());
+        }
+        self.mask_in(pv);
+        let mut cpu = self.engine.cpu().clone();
+        let sel = selectors(&self.gdt);
+        traps::bounce_event(pv, &mut cpu, &mut self.mem, &sel)?;
+        drop(sel);
+        self.engine.replace_cpu(cpu);
+        self.mask_out(pv);
+        Ok(())
+    }
+
+    /// The core's PV layer keeps the upcall mask in `PvDomain` while it bounces or irets;
+    /// the guest and Xen keep it in `vcpu_info`.
+    fn mask_in(&self, pv: &mut PvDomain) {
+        pv.upcall_mask = self
+            .shared
+            .load_u8(event::vcpu_info_off(self.vcpu_id) + event::VI_UPCALL_MASK);
+    }
+
+    fn mask_out(&mut self, pv: &PvDomain) {
+        self.shared.swap_u8(
+            event::vcpu_info_off(self.vcpu_id) + event::VI_UPCALL_MASK,
+            pv.upcall_mask,
+        );
+    }
+
     /// HYPERVISOR_iret: the stub pushed EAX and never returns (served here, as the hosted
     /// runner intercepts it before dispatch).
     #[inline(never)]
     fn iret(&mut self, pv: &mut PvDomain) -> (c_int, Turn) {
+        self.mask_in(pv);
         let mut cpu = self.engine.cpu().clone();
         let sel = selectors(&self.gdt);
-        match traps::hypervisor_iret(pv, &mut cpu, &mut self.mem, &sel) {
+        let r = traps::hypervisor_iret(pv, &mut cpu, &mut self.mem, &sel);
+        drop(sel);
+        match r {
             Ok(()) => {
                 self.engine.replace_cpu(cpu);
+                self.mask_out(pv);
                 (XDBT_EXIT_CONTINUE, Turn::Trap)
             }
             Err(e) => (XDBT_EXIT_CRASH, Turn::IretFailed(e)),
@@ -303,10 +367,13 @@ impl Vcpu {
         vector: u8,
         err: Option<u32>,
     ) -> Result<(), BounceError> {
+        self.mask_in(pv);
         let mut cpu = self.engine.cpu().clone();
         let sel = selectors(&self.gdt);
         traps::bounce(pv, &mut cpu, &mut self.mem, vector, err, &sel)?;
+        drop(sel);
         self.engine.replace_cpu(cpu);
+        self.mask_out(pv);
         Ok(())
     }
 
@@ -335,6 +402,8 @@ impl Vcpu {
         };
         if f.vector == Vector::PF {
             self.engine.cpu_mut().cr2 = f.cr2;
+            self.shared
+                .store_u32(event::vcpu_info_off(self.vcpu_id) + VI_CR2, f.cr2);
         }
         let err = traps::has_error_code(vec).then_some(f.error_code);
         match self.bounce(pv, vec, err) {
@@ -352,18 +421,11 @@ impl Vcpu {
         let served = SERVED
             .iter()
             .any(|&(n, cmds)| n == nr && cmds.is_none_or(|c| c.contains(&cmd)));
-        if nr == HYPERCALL_EVENT_CHANNEL_OP && cmd == EVTCHNOP_SEND {
-            // struct evtchn_send { evtchn_port_t port; }: Xen's own event channels.
-            let port = self.mem.read_u32(GuestAddr(cpu.gpr[ECX]));
-            let rc = match port {
-                // SAFETY: `d` is the live domain Xen passed to xdbt_vcpu_run, whose vCPU
-                // this is; Xen checks the port.
-                Ok(p) => unsafe { ffi::xdbt_host_evtchn_send(self.mem.d, p) },
-                Err(_) => -EFAULT,
-            };
-            cpu.gpr[EAX] = rc as u32;
+        if let Some(rc) = self.xen_hypercall(nr) {
+            self.engine.cpu_mut().gpr[EAX] = rc as u32;
             return (XDBT_EXIT_CONTINUE, Turn::Hypercall);
         }
+        let cpu = self.engine.cpu_mut();
         if !served {
             cpu.gpr[EAX] = (-ENOSYS) as u32;
             return (XDBT_EXIT_CONTINUE, Turn::Unserved(nr));
@@ -371,7 +433,7 @@ impl Vcpu {
         let mut host = XenHost {
             mem: &mut self.mem,
             line: &mut self.line,
-            shared: ScratchShared(alloc::vec![0; 4096].into_boxed_slice()),
+            shared: &mut self.shared,
         };
         let out = hypercall::dispatch(pv, cpu, &mut host);
         let code = match out {
@@ -384,6 +446,56 @@ impl Vcpu {
             Outcome::Continue | Outcome::Remapped | Outcome::Poll { .. } => XDBT_EXIT_CONTINUE,
         };
         (code, Turn::Hypercall)
+    }
+
+    /// A hypercall Xen's own handler serves (`xdbt_host_hypercall`), with the guest's
+    /// pointers turned into window addresses; None if it is not one of those.
+    #[inline(never)]
+    fn xen_hypercall(&mut self, nr: u32) -> Option<i64> {
+        let g = self.engine.cpu().gpr;
+        let (ebx, ecx, edx, esi) = (g[EBX], g[ECX], g[EDX], g[ESI]);
+        let win = |p: u32| self.mem.base + u64::from(p);
+        let mut a: [u64; 5] = match nr {
+            HYPERCALL_EVENT_CHANNEL_OP => [ebx.into(), win(ecx), 0, 0, 0],
+            HYPERCALL_SET_TIMER_OP => [(u64::from(ecx) << 32) | u64::from(ebx), 0, 0, 0, 0],
+            HYPERCALL_VCPU_OP if VCPU_OPS_NATIVE.contains(&ebx) => {
+                [ebx.into(), ecx.into(), win(edx), 0, 0]
+            }
+            HYPERCALL_MMU_UPDATE => {
+                let done = if edx == 0 { 0 } else { win(edx) };
+                [win(ebx), ecx.into(), done, esi.into(), 0]
+            }
+            HYPERCALL_UPDATE_VA_MAPPING => {
+                let val = (u64::from(edx) << 32) | u64::from(ecx);
+                let rc = match self.mem.l1e_addr(ebx) {
+                    // SAFETY: Xen validates the new entry and the frame of the old one.
+                    Some(ptr) => unsafe { ffi::xdbt_host_pt_update(ptr, val) },
+                    None => -c_long::from(EINVAL),
+                };
+                self.remapped();
+                return Some(rc);
+            }
+            _ => return None,
+        };
+        // SAFETY: `a` holds the five arguments Xen reads (and may rewrite); pointers are
+        // window addresses, which Xen's guest accessors check and reach through this
+        // vCPU's page tables, as for any PV guest's pointers.
+        let rc = unsafe { ffi::xdbt_host_hypercall(nr, a.as_mut_ptr()) };
+        if nr == HYPERCALL_MMU_UPDATE {
+            self.remapped();
+        }
+        Some(rc)
+    }
+
+    /// The guest's page tables changed: mirror them into the window again, and drop the
+    /// translations (code may now be elsewhere; the write protection of code pages went
+    /// with the old window entries).
+    fn remapped(&mut self) {
+        // SAFETY: `v` is the running vCPU Xen passed in RunInfo.
+        unsafe { ffi::xdbt_host_window_sync(self.mem.v) };
+        self.engine.flush();
+        self.mem.code.clear();
+        self.mem.dirty.clear();
     }
 
     /// The fault hook: claim a fault in this vCPU's translated code (see the module doc).
@@ -543,6 +655,14 @@ impl XenMem {
         Some(((l1e & PTE_ADDR) >> 12, rw))
     }
 
+    /// The machine address of the L1 entry that maps `la` (update_va_mapping), if its L2
+    /// entry points to an L1 table.
+    fn l1e_addr(&self, la: u32) -> Option<u64> {
+        let l3e = self.entry(self.l3_mfn, la >> 30)?;
+        let l2e = self.entry((l3e & PTE_ADDR) >> 12, (la >> 21) & 511)?;
+        (l2e & PTE_PSE == 0).then(|| (l2e & PTE_ADDR) + u64::from((la >> 12) & 511) * 8)
+    }
+
     /// Apply `f` to each page-sized piece of `[addr, addr + len)`.
     fn pieces(
         &self,
@@ -643,42 +763,42 @@ impl JitMemory for XenMem {
     }
 }
 
-/// shared_info for the core's PV layer. None of the hypercalls in [`SERVED`] touches it
-/// (event channels are not served by the core inside Xen yet), so a scratch page stands
-/// in; Xen's real shared_info page is the domain's.
-struct ScratchShared(Box<[u8]>);
+/// The domain's shared_info page, which Xen, the guest (through its mapping in the window)
+/// and the core's PV layer all update: accessed atomically.
+struct XenShared(*mut u8);
 
-impl ScratchShared {
-    fn at(&self, off: u32, n: usize) -> usize {
-        (off as usize).min(4096 - n)
+impl XenShared {
+    fn word(&self, off: u32) -> &AtomicU32 {
+        let o = (off as usize).min(4092) & !3;
+        // SAFETY: the pointer is Xen's mapping of the domain's 4 KiB shared_info page,
+        // valid while the domain (and so this vCPU) exists; `o` is a 4-aligned offset
+        // inside it.
+        unsafe { AtomicU32::from_ptr(self.0.add(o).cast()) }
+    }
+    fn byte(&self, off: u32) -> &AtomicU8 {
+        // SAFETY: as in `word`, for one byte inside the page.
+        unsafe { AtomicU8::from_ptr(self.0.add((off as usize).min(4095))) }
     }
 }
 
-impl SharedPage for ScratchShared {
+impl SharedPage for XenShared {
     fn load_u32(&self, off: u32) -> u32 {
-        let o = self.at(off, 4);
-        u32::from_le_bytes([self.0[o], self.0[o + 1], self.0[o + 2], self.0[o + 3]])
+        self.word(off).load(Ordering::SeqCst)
     }
     fn store_u32(&mut self, off: u32, v: u32) {
-        let o = self.at(off, 4);
-        self.0[o..o + 4].copy_from_slice(&v.to_le_bytes());
+        self.word(off).store(v, Ordering::SeqCst)
     }
     fn fetch_or_u32(&mut self, off: u32, bits: u32) -> u32 {
-        let old = self.load_u32(off);
-        self.store_u32(off, old | bits);
-        old
+        self.word(off).fetch_or(bits, Ordering::SeqCst)
     }
     fn fetch_and_u32(&mut self, off: u32, bits: u32) -> u32 {
-        let old = self.load_u32(off);
-        self.store_u32(off, old & bits);
-        old
+        self.word(off).fetch_and(bits, Ordering::SeqCst)
     }
     fn load_u8(&self, off: u32) -> u8 {
-        self.0[self.at(off, 1)]
+        self.byte(off).load(Ordering::SeqCst)
     }
     fn swap_u8(&mut self, off: u32, v: u8) -> u8 {
-        let o = self.at(off, 1);
-        core::mem::replace(&mut self.0[o], v)
+        self.byte(off).swap(v, Ordering::SeqCst)
     }
 }
 
@@ -686,7 +806,7 @@ impl SharedPage for ScratchShared {
 struct XenHost<'a> {
     mem: &'a mut XenMem,
     line: &'a mut Vec<u8>,
-    shared: ScratchShared,
+    shared: &'a mut XenShared,
 }
 
 /// The PV MMU is not the core's inside Xen: Xen validates and type-counts the guest's
@@ -711,7 +831,7 @@ impl PvHost for XenHost<'_> {
         self.mem
     }
     fn shared(&mut self) -> &mut dyn SharedPage {
-        &mut self.shared
+        self.shared
     }
     fn console_write(&mut self, bytes: &[u8]) {
         for &b in bytes {
