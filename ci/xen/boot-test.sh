@@ -99,7 +99,8 @@ bash "$xen_root/ci/build-guests.sh" >/dev/null
 # `xdbt run` runs in tests/pv_guests.rs; their verdicts are compared below.
 # hello and shutdown have checks of their own in dom0-init.sh; the others are run one after
 # the other for their verdicts (/guests/verdict-guests).
-verdict_guests=(${XDBT_XEN_GUESTS:-traps console xenstore smc smc_remap usermode int82_user user_faults})
+verdict_guests=(${XDBT_XEN_GUESTS:-traps console xenstore evtchn evtchn_virq callback_op xenver smc
+    smc_remap usermode int82_user user_faults})
 pv32_guests=(hello shutdown "${verdict_guests[@]}")
 for g in "${pv32_guests[@]}"; do
     cp "$xen_root/target/guests/$g" "$gout/$g"
@@ -110,6 +111,11 @@ gcc -m32 -ffreestanding -nostdlib -static -fno-pic -fno-stack-protector \
     -Wl,-T,"$xen_root/tests/guests/guest.ld" -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
     -Wa,--noexecstack -o "$gout/pv32-crash" "$xen_root/tests/guests/start.S" \
     "$xen_root/ci/xen/guests/pv32-crash/pv32-crash.c"
+# Debian's GRUB for i386-xen: our image of GRUB's functional tests (ci/build-grub-images.sh,
+# the same image tests/grub.rs runs under `xdbt run`), and the summary of its output.
+bash "$xen_root/ci/build-grub-images.sh" >/dev/null
+cp "$xen_root/build-cache/grub/out/grub-functest.bin" "$gout/grub-functest"
+cp "$xen_root/ci/xen/grub-summary.awk" "$gout/"
 cp "$gout/hello" "$gout/hello-bad"
 printf '\xff\xff\xff\x7f' | dd of="$gout/hello-bad" bs=1 seek=28 conv=notrunc status=none
 
@@ -160,7 +166,7 @@ for m in "${modules[@]}"; do
 done
 sed "s|@MODULES@|${mod_names[*]}|" "$xen_root/ci/xen/dom0-init.sh" >"$root/init"
 chmod 755 "$root/init"
-for g in pv64-hello hello-bad pv32-crash "${pv32_guests[@]}"; do
+for g in pv64-hello hello-bad pv32-crash grub-functest grub-summary.awk "${pv32_guests[@]}"; do
     cp "$gout/$g" "$root/guests/"
 done
 echo "${verdict_guests[@]}" >"$root/guests/verdict-guests"
@@ -176,7 +182,7 @@ on_reboot = "destroy"
 on_crash = "destroy"
 EOF
 # on_crash = "preserve": the crashed translated domain stays in `xl list` for the checks.
-for g in hello-bad pv32-crash "${pv32_guests[@]}"; do
+for g in hello-bad pv32-crash grub-functest "${pv32_guests[@]}"; do
     cat >"$root/guests/$g.cfg" <<EOF
 name = "$g"
 type = "pv"
@@ -227,7 +233,7 @@ t_boot=$(($(date +%s) - t_boot))
 # --- verdict -----------------------------------------------------------------------------
 expected=(xen-booted toolstack xdbt-linked xl-info native-pv64-guest xl-list xl-unpause
     xl-pause xl-unpause-again xl-destroy pv32-create pv32-xl-list pv32-translated
-    pv32-hello-verdict pv32-poweroff pv32-xl-list-running pv32-xl-pause pv32-xl-unpause pv32-xl-shutdown
+    pv32-hello-verdict pv32-poweroff pv32-grub-functest pv32-xl-list-running pv32-xl-pause pv32-xl-unpause pv32-xl-shutdown
     pv32-xl-destroy-running native-pv64-beside-pv32 pv32-crashed
     xdbt-debug-key pv32-destroy pv32-malformed native-pv64-after-pv32 same-verdicts)
 for g in "${verdict_guests[@]}"; do
@@ -261,7 +267,17 @@ for g in "${pv32_guests[@]}"; do
         detail+="${detail:+, }$g: xdbt run '${here:-none}' vs Xen '${there:-none}'"
     fi
 done
-markers+=$'\n'"XDBT-CHECK same-verdicts $same ${#pv32_guests[@]} guests, xdbt run = Xen: $detail"
+# GRUB's functional tests: the summary of its console output (ci/xen/grub-summary.awk).
+here=$("$xen_root/target/release/xdbt" run --timeout 120 "$gout/grub-functest" </dev/null 2>/dev/null |
+    awk -f "$xen_root/ci/xen/grub-summary.awk")
+there=$(tr -d '\r' <"$serial" | grep -m1 "^XDBT-VERDICT grub-functest " | sed "s/^XDBT-VERDICT grub-functest //" || true)
+if [ "$here" = "$there" ]; then
+    detail+=", grub-functest '$here'"
+else
+    same=FAIL
+    detail+=", grub-functest: xdbt run '$here' vs Xen '${there:-none}'"
+fi
+markers+=$'\n'"XDBT-CHECK same-verdicts $same $((${#pv32_guests[@]} + 1)) guests, xdbt run = Xen: $detail"
 echo "== markers from the serial log"
 echo "$markers"
 tr -d '\r' <"$serial" | grep -o 'XDBT-INFO .*' || true

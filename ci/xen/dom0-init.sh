@@ -278,6 +278,33 @@ for g in $(cat /guests/verdict-guests); do
     xl domid "$g" >/dev/null 2>&1 && xl destroy "$g" >/dev/null 2>&1
 done
 
+# Debian's GRUB 2 for i386-xen as a translated domain: our image of GRUB's functional tests
+# (ci/build-grub-images.sh: 13 tests one by one, then all together, then halt), the same
+# image tests/grub.rs runs under `xdbt run`. Its console is the PV console ring, drained by
+# xenconsoled into its log; its summary (ci/xen/grub-summary.awk) is the verdict compared
+# with xdbt run's.
+run_pv32 grub-functest
+glog=/var/log/xen/console/guest-grub-functest.log
+summary=$(awk -f /guests/grub-summary.awk "$glog" 2>/dev/null)
+echo "XDBT-VERDICT grub-functest $summary"
+gone=no
+xl domid grub-functest >/dev/null 2>&1 || gone=yes
+case "$summary" in
+"26 PASS, 14 ALL TESTS PASSED, 0 FAIL, end yes")
+    if [ $gone = yes ]; then
+        check pv32-grub-functest PASS "xenconsoled log: $summary; $(grep -m1 "xdbt: d${domid:-X}v0: SCHEDOP_shutdown" /tmp/dmesg | sed 's/^(XEN) //')"
+    else
+        check pv32-grub-functest FAIL "$summary, but the domain did not halt (state '$(state grub-functest)')"
+    fi
+    ;;
+*)
+    check pv32-grub-functest FAIL "xenconsoled log: ${summary:-none}"
+    tail -n 20 "$glog" 2>/dev/null | sed 's/^/grub console: /'
+    grep "xdbt: d${domid:-X}\|(d${domid:-X})" /tmp/dmesg | tail -n 20
+    ;;
+esac
+xl destroy grub-functest >/dev/null 2>&1
+
 # Lifecycle of a running translated domain: tests/guests/shutdown.c watches
 # control/shutdown in xenstore and idles until it says poweroff. xl list, pause, unpause,
 # then xl shutdown (libxl writes control/shutdown = poweroff): the guest acknowledges,

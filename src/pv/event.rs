@@ -156,7 +156,14 @@ impl EventChannels {
         Ok(p)
     }
 
-    pub fn bind_interdomain(&mut self, remote_dom: u16, remote_port: u32) -> Result<u32, i32> {
+    /// EVTCHNOP_bind_interdomain. As Xen does (evtchn_bind_interdomain), the new local port
+    /// is set pending: notifications sent to the unbound port may have been lost.
+    pub fn bind_interdomain(
+        &mut self,
+        sh: &mut dyn SharedPage,
+        remote_dom: u16,
+        remote_port: u32,
+    ) -> Result<u32, i32> {
         // Only loopback channels can be made from inside the domain here: the backends'
         // ends are created by the host.
         self.resolve_dom(remote_dom)?;
@@ -170,6 +177,7 @@ impl EventChannels {
             vcpu: 0,
         };
         self.ports[remote_port as usize].state = PortState::Local { peer: p };
+        self.set_pending(sh, p);
         Ok(p)
     }
 

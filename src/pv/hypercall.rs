@@ -711,7 +711,7 @@ fn event_channel_op(dom: &mut PvDomain, cmd: u32, arg: u32, host: &mut dyn PvHos
                 // { remote_dom u16, remote_port u32, local_port u32 out }
                 let rdom = rd32(host, arg)? as u16;
                 let rport = rd32(host, arg.wrapping_add(4))?;
-                let p = dom.evtchn.bind_interdomain(rdom, rport)?;
+                let p = dom.evtchn.bind_interdomain(host.shared(), rdom, rport)?;
                 wr32(host, arg.wrapping_add(8), p)?;
                 Ok(0)
             }

@@ -1,6 +1,7 @@
 /*
  * evtchn: event channels, 2-level ABI (xen/common/event_channel.c, event_2l.c).
- * A loopback channel (alloc_unbound + bind_interdomain with DOMID_SELF), EVTCHNOP_send
+ * A loopback channel (alloc_unbound + bind_interdomain with DOMID_SELF, which notifies the
+ * new local port), EVTCHNOP_send
  * delivering an upcall to the event callback with the pending bit, pending_sel and
  * upcall_pending set, a masked port holding its event (pending set, selector untouched)
  * until EVTCHNOP_unmask, status of each kind, close turning the peer unbound, and sends
@@ -44,6 +45,10 @@ void guest_main(struct start_info *start)
     check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bi), 0, "bind_interdomain");
     uint32_t b = bi.local_port;
     check(b != a && b < 64, "bound port");
+    /* Binding notifies the new local port, as Xen's evtchn_bind_interdomain does ("we may
+     * have lost notifications on the remote unbound port"): one event on b. */
+    check_eq(port_hits[b], 1, "bind_interdomain notifies the local port");
+    port_hits[b] = 0;
     check_eq(evtchn_status(a, &st), 0, "status a");
     check_eq(st.status, EVTCHNSTAT_interdomain, "a interdomain");
     check_eq(st.u.interdomain.dom, self_id, "a's remote domain");

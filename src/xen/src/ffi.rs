@@ -63,4 +63,11 @@ extern "C" {
     /// `int xdbt_host_window_sync(struct vcpu *v)`: mirror the guest's page tables into
     /// the vCPU's window again (all of it); 0 or -errno.
     pub fn xdbt_host_window_sync(v: *mut c_void) -> c_int;
+    /// `void *xdbt_host_xlat(void)`: the current vCPU's argument translation area (8 KiB),
+    /// where 32-bit arguments are rebuilt in the native layout for Xen's handlers.
+    pub fn xdbt_host_xlat() -> *mut u8;
+    /// `int xdbt_host_new_baseptr(struct vcpu *v, uint64_t mfn)`: MMUEXT_NEW_BASEPTR: PAE
+    /// L3 `mfn` becomes the vCPU's page-table base (type-checked by Xen) and the window
+    /// mirrors it; 0 or -errno (-ERESTART: call again).
+    pub fn xdbt_host_new_baseptr(v: *mut c_void, mfn: u64) -> c_int;
 }

@@ -60,10 +60,14 @@ pub const XDBT_EXIT_BLOCK: c_int = 5;
 /// Hypercalls served by the core's PV layer inside Xen today, with the sub-commands
 /// allowed (None: all). They only touch guest memory through the window's page-table
 /// walk and the core's own per-domain state.
-pub const SERVED: [(u32, Option<&[u32]>); 7] = [
-    (0, None),  // set_trap_table
-    (3, None),  // stack_switch
-    (4, None),  // set_callbacks
+pub const SERVED: [(u32, Option<&[u32]>); 10] = [
+    (0, None), // set_trap_table
+    (3, None), // stack_switch
+    (4, None), // set_callbacks
+    // sched_op_compat: yield, block, shutdown.
+    (6, Some(&[0, 1, 2])),
+    (21, None), // vm_assist (the PV32 set; the translator's state)
+    (28, None), // nmi_op
     (17, None), // xen_version
     (18, None), // console_io
     // sched_op: yield, block, shutdown, shutdown_code (not poll, remote_shutdown, watchdog).
@@ -80,6 +84,24 @@ const HYPERCALL_UPDATE_VA_MAPPING: u32 = 14;
 const HYPERCALL_SET_TIMER_OP: u32 = 15;
 const HYPERCALL_VCPU_OP: u32 = 24;
 const HYPERCALL_EVENT_CHANNEL_OP: u32 = 32;
+const HYPERCALL_MEMORY_OP: u32 = 12;
+const HYPERCALL_EVENT_CHANNEL_OP_COMPAT: u32 = 16;
+const HYPERCALL_MMUEXT_OP: u32 = 26;
+const HYPERCALL_SCHED_OP: u32 = 29;
+const HYPERCALL_GRANT_TABLE_OP: u32 = 20;
+const GNTTABOP_SETUP_TABLE: u32 = 2;
+/// query_size, set_version, get_version: the same layout for a 32-bit guest.
+const GNTTAB_OPS_NATIVE: [u32; 3] = [6, 8, 10];
+const SCHEDOP_POLL: u32 = 3;
+/// XENMEM_maximum_ram_page, current_reservation, maximum_reservation: a domid_t argument.
+const MEMORY_OPS_NATIVE: [u32; 3] = [2, 3, 4];
+const MMUEXT_TLB_FLUSH_MULTI: u32 = 8;
+const MMUEXT_INVLPG_MULTI: u32 = 9;
+const MMUEXT_NEW_BASEPTR: u32 = 5;
+const MMUEXT_SET_LDT: u32 = 13;
+const MMUEXT_NEW_USER_BASEPTR: u32 = 15;
+const EFAULT: i64 = 14;
+const ERESTART: i64 = 85;
 /// VCPUOP_is_up, set/stop_periodic_timer, set/stop_singleshot_timer, register_vcpu_info:
 /// the sub-ops whose arguments have the same layout for a 32-bit guest. (initialise, up,
 /// down, the runstate calls and the rest are not passed on.)
@@ -457,6 +479,21 @@ impl Vcpu {
         let win = |p: u32| self.mem.base + u64::from(p);
         let mut a: [u64; 5] = match nr {
             HYPERCALL_EVENT_CHANNEL_OP => [ebx.into(), win(ecx), 0, 0, 0],
+            HYPERCALL_EVENT_CHANNEL_OP_COMPAT => [win(ebx), 0, 0, 0, 0],
+            HYPERCALL_MEMORY_OP if MEMORY_OPS_NATIVE.contains(&ebx) => {
+                [ebx.into(), win(ecx), 0, 0, 0]
+            }
+            HYPERCALL_SCHED_OP if ebx == SCHEDOP_POLL => match self.sched_poll_args(ecx) {
+                Some(native) => [SCHEDOP_POLL.into(), native, 0, 0, 0],
+                None => return Some(-EFAULT),
+            },
+            HYPERCALL_MMUEXT_OP => return Some(self.mmuext_op(ebx, ecx, edx, esi)),
+            HYPERCALL_GRANT_TABLE_OP if GNTTAB_OPS_NATIVE.contains(&ebx) => {
+                [ebx.into(), win(ecx), edx.into(), 0, 0]
+            }
+            HYPERCALL_GRANT_TABLE_OP if ebx == GNTTABOP_SETUP_TABLE => {
+                return Some(self.gnttab_setup_table(ecx, edx))
+            }
             HYPERCALL_SET_TIMER_OP => [(u64::from(ecx) << 32) | u64::from(ebx), 0, 0, 0, 0],
             HYPERCALL_VCPU_OP if VCPU_OPS_NATIVE.contains(&ebx) => {
                 [ebx.into(), ecx.into(), win(edx), 0, 0]
@@ -485,6 +522,150 @@ impl Vcpu {
             self.remapped();
         }
         Some(rc)
+    }
+
+    /// SCHEDOP_poll's `struct sched_poll` at `arg`, rebuilt in the argument translation
+    /// area with the native layout (the ports handle widens from 4 to 8 bytes); its
+    /// address there, or None if the guest's struct cannot be read.
+    fn sched_poll_args(&mut self, arg: u32) -> Option<u64> {
+        // compat: { uint32_t ports; unsigned int nr_ports; uint64_t timeout; } (16 bytes)
+        let mut c = [0u8; 16];
+        self.mem.read(GuestAddr(arg), &mut c, Access::Read).ok()?;
+        let word = |o: usize| u32::from_le_bytes([c[o], c[o + 1], c[o + 2], c[o + 3]]);
+        let mut n = [0u8; 24];
+        n[..8].copy_from_slice(&(self.mem.base + u64::from(word(0))).to_le_bytes());
+        n[8..12].copy_from_slice(&word(4).to_le_bytes());
+        n[16..24].copy_from_slice(&c[8..16]);
+        Some(xlat_put(0, &n))
+    }
+
+    /// mmuext_op: each 32-bit entry ({cmd, arg1, arg2}, 12 bytes) is rebuilt as a native
+    /// one (24 bytes) and passed to Xen's handler, except NEW_BASEPTR, which moves the
+    /// window to the new address space. The count of entries done is written to `pdone`.
+    #[inline(never)]
+    fn mmuext_op(&mut self, uops: u32, count: u32, pdone: u32, foreigndom: u32) -> i64 {
+        let mut rc = 0;
+        let mut done = 0u32;
+        while done < count {
+            let mut e = [0u8; 12];
+            let at = uops.wrapping_add(done.wrapping_mul(12));
+            if self.mem.read(GuestAddr(at), &mut e, Access::Read).is_err() {
+                rc = -EFAULT;
+                break;
+            }
+            let word = |o: usize| u32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
+            let (cmd, arg1, arg2) = (word(0), word(4), word(8));
+            let r = match cmd {
+                MMUEXT_NEW_BASEPTR => self.new_baseptr(arg1),
+                // 64-bit guests only (do_mmuext_op refuses it for a 32-bit domain).
+                MMUEXT_NEW_USER_BASEPTR => -i64::from(EINVAL),
+                // Translated vCPUs have Xen's flat selectors only: no LDT yet.
+                MMUEXT_SET_LDT if arg2 == 0 => 0,
+                MMUEXT_SET_LDT => -i64::from(ENOSYS),
+                _ => {
+                    let arg2 = match cmd {
+                        MMUEXT_TLB_FLUSH_MULTI | MMUEXT_INVLPG_MULTI => {
+                            self.mem.base + u64::from(arg2)
+                        }
+                        _ => arg2.into(),
+                    };
+                    let mut n = [0u8; 24];
+                    n[..4].copy_from_slice(&cmd.to_le_bytes());
+                    n[8..16].copy_from_slice(&u64::from(arg1).to_le_bytes());
+                    n[16..24].copy_from_slice(&arg2.to_le_bytes());
+                    let mut a = [xlat_put(0, &n), 1, 0, foreigndom.into(), 0];
+                    // SAFETY: `a` holds the arguments Xen reads; the one entry is in the
+                    // translation area, a range Xen's guest accessors accept.
+                    unsafe { ffi::xdbt_host_hypercall(HYPERCALL_MMUEXT_OP, a.as_mut_ptr()) }
+                }
+            };
+            if r != 0 {
+                rc = r;
+                break;
+            }
+            done += 1;
+        }
+        if pdone != 0
+            && self
+                .mem
+                .write(GuestAddr(pdone), &done.to_le_bytes())
+                .is_err()
+        {
+            rc = -EFAULT;
+        }
+        rc
+    }
+
+    /// GNTTABOP_setup_table: the 32-bit struct (frame_list a 4-byte handle to 32-bit frame
+    /// numbers) is rebuilt natively in the translation area, with room for the frames,
+    /// and Xen's answer copied back: status, and the frames when it succeeded.
+    #[inline(never)]
+    fn gnttab_setup_table(&mut self, uop: u32, count: u32) -> i64 {
+        const FRAMES_AT: usize = 64;
+        const MAX_FRAMES: u32 = ((8192 - FRAMES_AT) / 8) as u32;
+        for i in 0..count {
+            // compat: { domid_t dom; uint32_t nr_frames; int16_t status; uint32_t frame_list; }
+            let at = uop.wrapping_add(i.wrapping_mul(16));
+            let mut c = [0u8; 16];
+            if self.mem.read(GuestAddr(at), &mut c, Access::Read).is_err() {
+                return -EFAULT;
+            }
+            let nr = u32::from_le_bytes([c[4], c[5], c[6], c[7]]);
+            let list = u32::from_le_bytes([c[12], c[13], c[14], c[15]]);
+            let mut n = [0u8; 24];
+            n[..2].copy_from_slice(&c[..2]);
+            // More frames than fit here: Xen refuses more than the table's maximum anyway,
+            // which is far below this.
+            n[4..8].copy_from_slice(&nr.min(MAX_FRAMES).to_le_bytes());
+            let frames = xlat_put(FRAMES_AT, &[]);
+            n[16..24].copy_from_slice(&frames.to_le_bytes());
+            let mut a = [GNTTABOP_SETUP_TABLE.into(), xlat_put(0, &n), 1, 0, 0];
+            // SAFETY: the struct and its frame list are in the translation area.
+            let rc = unsafe { ffi::xdbt_host_hypercall(HYPERCALL_GRANT_TABLE_OP, a.as_mut_ptr()) };
+            if rc != 0 {
+                return rc;
+            }
+            let out = xlat_get::<24>(0);
+            let status = [out[8], out[9]];
+            if self
+                .mem
+                .write(GuestAddr(at.wrapping_add(8)), &status)
+                .is_err()
+            {
+                return -EFAULT;
+            }
+            if i16::from_le_bytes(status) == 0 {
+                for f in 0..nr.min(MAX_FRAMES) {
+                    let mfn = u64::from_le_bytes(xlat_get::<8>(FRAMES_AT + 8 * f as usize));
+                    let dst = GuestAddr(list.wrapping_add(4 * f));
+                    if self.mem.write(dst, &(mfn as u32).to_le_bytes()).is_err() {
+                        return -EFAULT;
+                    }
+                }
+            }
+        }
+        0
+    }
+
+    /// MMUEXT_NEW_BASEPTR: Xen takes the PAE L3's type reference and mirrors the new
+    /// address space; the translator then walks it, with no translation kept.
+    fn new_baseptr(&mut self, mfn: u32) -> i64 {
+        loop {
+            // SAFETY: `v` is the running vCPU; Xen checks the frame.
+            let rc = unsafe { ffi::xdbt_host_new_baseptr(self.mem.v, mfn.into()) };
+            match i64::from(rc) {
+                r if r == -ERESTART => continue,
+                0 => break,
+                r => return r,
+            }
+        }
+        self.mem.l3_mfn = mfn.into();
+        // The guest's CR3 in the 32-bit extended format (frame number rotated).
+        self.engine.cpu_mut().cr3 = mfn.rotate_left(12);
+        self.engine.flush();
+        self.mem.code.clear();
+        self.mem.dirty.clear();
+        0
     }
 
     /// The guest's page tables changed: mirror them into the window again, and drop the
@@ -857,6 +1038,31 @@ impl PvHost for XenHost<'_> {
     }
     fn copy_frame(&mut self, _dst: u32, _src: u32) {}
     fn clear_frame(&mut self, _mfn: u32) {}
+}
+
+/// Copy `bytes` to offset `off` of the vCPU's argument translation area; returns its
+/// address there.
+fn xlat_put(off: usize, bytes: &[u8]) -> u64 {
+    assert!(
+        off + bytes.len() <= 8192,
+        "beyond the argument translation area"
+    );
+    // SAFETY: Xen maps the current vCPU's 8 KiB translation area for as long as it runs,
+    // nothing else uses it while the vCPU is in the translator, and the range is inside.
+    unsafe {
+        let p = ffi::xdbt_host_xlat().add(off);
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len());
+        p as u64
+    }
+}
+
+/// `N` bytes from offset `off` of the vCPU's argument translation area.
+fn xlat_get<const N: usize>(off: usize) -> [u8; N] {
+    assert!(off + N <= 8192, "beyond the argument translation area");
+    let mut b = [0u8; N];
+    // SAFETY: as in xlat_put; the range is inside the area.
+    unsafe { core::ptr::copy_nonoverlapping(ffi::xdbt_host_xlat().add(off), b.as_mut_ptr(), N) };
+    b
 }
 
 /// A guest fault the vCPU could not deliver, for the report.
