@@ -99,8 +99,8 @@ bash "$xen_root/ci/build-guests.sh" >/dev/null
 # `xdbt run` runs in tests/pv_guests.rs; their verdicts are compared below.
 # hello and shutdown have checks of their own in dom0-init.sh; the others are run one after
 # the other for their verdicts (/guests/verdict-guests).
-verdict_guests=(${XDBT_XEN_GUESTS:-traps console xenstore evtchn evtchn_virq callback_op xenver smc
-    smc_remap usermode int82_user user_faults})
+verdict_guests=(${XDBT_XEN_GUESTS:-traps console xenstore evtchn evtchn_virq callback_op callbacks
+    xenver multicall sched_op bigmem smc smc_remap usermode int82_user user_faults})
 pv32_guests=(hello shutdown "${verdict_guests[@]}")
 for g in "${pv32_guests[@]}"; do
     cp "$xen_root/target/guests/$g" "$gout/$g"
@@ -182,12 +182,14 @@ on_reboot = "destroy"
 on_crash = "destroy"
 EOF
 # on_crash = "preserve": the crashed translated domain stays in `xl list` for the checks.
+# A guest's tests/guests/NAME.args may ask for more memory (--memory MiB), as for `xdbt run`.
 for g in hello-bad pv32-crash grub-functest "${pv32_guests[@]}"; do
+    mem=$(awk 'p { print; exit } $0 == "--memory" { p = 1 }' "$xen_root/tests/guests/$g.args" 2>/dev/null || true)
     cat >"$root/guests/$g.cfg" <<EOF
 name = "$g"
 type = "pv"
 kernel = "/guests/$g"
-memory = 32
+memory = ${mem:-32}
 vcpus = 1
 on_crash = "preserve"
 EOF

@@ -375,7 +375,7 @@ fn res(r: Result<i32, i32>) -> i32 {
 /// Upper bound of entries one mmu_update / mmuext_op / multicall call processes: Xen
 /// preempts long batches with a continuation; here the guest's batch is bounded instead,
 /// so hostile counts cannot keep the host busy.
-const MAX_BATCH: u32 = 1 << 16;
+pub const MAX_BATCH: u32 = 1 << 16;
 
 /// Run the hypercall in EAX with the guest's arguments; the result goes to EAX.
 pub fn dispatch(dom: &mut PvDomain, cpu: &mut GuestCpu, host: &mut dyn PvHost) -> Outcome {

@@ -38,7 +38,7 @@ use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
 use xdbt::cache::ExecMemory;
 use xdbt::cpu::seg::{SegReg, Segment};
-use xdbt::cpu::{EAX, EBX, ECX, EDX, ESI};
+use xdbt::cpu::{EAX, EBP, EBX, ECX, EDI, EDX, ESI};
 use xdbt::engine::ctx::{ExitKind as JitExit, JitContext};
 use xdbt::engine::{Engine, JitStack};
 use xdbt::exit::{PFEC_INSN, PFEC_PRESENT, PFEC_WRITE};
@@ -60,17 +60,19 @@ pub const XDBT_EXIT_BLOCK: c_int = 5;
 /// Hypercalls served by the core's PV layer inside Xen today, with the sub-commands
 /// allowed (None: all). They only touch guest memory through the window's page-table
 /// walk and the core's own per-domain state.
-pub const SERVED: [(u32, Option<&[u32]>); 10] = [
+pub const SERVED: [(u32, Option<&[u32]>); 12] = [
     (0, None), // set_trap_table
     (3, None), // stack_switch
     (4, None), // set_callbacks
     // sched_op_compat: yield, block, shutdown.
     (6, Some(&[0, 1, 2])),
-    (21, None), // vm_assist (the PV32 set; the translator's state)
-    (28, None), // nmi_op
+    (8, None),  // set_debugreg (the translator's view of DR0-7; no breakpoint fires yet)
+    (9, None),  // get_debugreg
     (17, None), // xen_version
     (18, None), // console_io
-    // sched_op: yield, block, shutdown, shutdown_code (not poll, remote_shutdown, watchdog).
+    (21, None), // vm_assist (the PV32 set; the translator's state)
+    (28, None), // nmi_op
+    // sched_op: yield, block, shutdown, shutdown_code (the others go to Xen).
     (29, Some(&[0, 1, 2, 5])),
     (30, None), // callback_op
 ];
@@ -89,18 +91,24 @@ const HYPERCALL_EVENT_CHANNEL_OP_COMPAT: u32 = 16;
 const HYPERCALL_MMUEXT_OP: u32 = 26;
 const HYPERCALL_SCHED_OP: u32 = 29;
 const HYPERCALL_GRANT_TABLE_OP: u32 = 20;
+const HYPERCALL_MULTICALL: u32 = 13;
+/// Entries one multicall may hold (the core's bound for `xdbt run`).
+const MULTICALL_MAX: u32 = hypercall::MAX_BATCH;
 const GNTTABOP_SETUP_TABLE: u32 = 2;
 /// query_size, set_version, get_version: the same layout for a 32-bit guest.
 const GNTTAB_OPS_NATIVE: [u32; 3] = [6, 8, 10];
 const SCHEDOP_POLL: u32 = 3;
-/// XENMEM_maximum_ram_page, current_reservation, maximum_reservation: a domid_t argument.
-const MEMORY_OPS_NATIVE: [u32; 3] = [2, 3, 4];
+/// XENMEM_maximum_ram_page, current_reservation, maximum_reservation, maximum_gpfn: a
+/// domid_t argument.
+const MEMORY_OPS_NATIVE: [u32; 4] = [2, 3, 4, 14];
 const MMUEXT_TLB_FLUSH_MULTI: u32 = 8;
 const MMUEXT_INVLPG_MULTI: u32 = 9;
 const MMUEXT_NEW_BASEPTR: u32 = 5;
 const MMUEXT_SET_LDT: u32 = 13;
 const MMUEXT_NEW_USER_BASEPTR: u32 = 15;
 const EFAULT: i64 = 14;
+/// update_va_mapping's flags: flush all vCPUs (else bits 2.. are a vCPU mask's address).
+const UVMF_ALL: u32 = 1 << 2;
 const ERESTART: i64 = 85;
 /// VCPUOP_is_up, set/stop_periodic_timer, set/stop_singleshot_timer, register_vcpu_info:
 /// the sub-ops whose arguments have the same layout for a 32-bit guest. (initialise, up,
@@ -437,6 +445,68 @@ impl Vcpu {
     // Out of line: Xen's stack is 8 KiB, and `xdbt_vcpu_run`'s frame must stay small.
     #[inline(never)]
     fn hypercall(&mut self, pv: &mut PvDomain, arg: &mut u32) -> (c_int, Turn) {
+        let g = self.engine.cpu().gpr;
+        if g[EAX] == HYPERCALL_MULTICALL {
+            return self.multicall(pv, arg, g[EBX], g[ECX]);
+        }
+        self.hypercall_one(pv, arg)
+    }
+
+    /// multicall: each 32-bit entry ({op, result, args[6]}, 32 bytes) runs as if the guest
+    /// had made that hypercall (registers loaded from it), its result stored back, as Xen's
+    /// do_multicall does; nested multicall and iret entries get -EINVAL. A shutdown ends the
+    /// batch; a yield or block takes effect after it.
+    #[inline(never)]
+    fn multicall(&mut self, pv: &mut PvDomain, arg: &mut u32, list: u32, n: u32) -> (c_int, Turn) {
+        let saved = self.engine.cpu().gpr;
+        let mut code = XDBT_EXIT_CONTINUE;
+        let mut rc = 0i32;
+        for i in 0..n.min(MULTICALL_MAX) {
+            let at = list.wrapping_add(i.wrapping_mul(32));
+            let mut e = [0u8; 32];
+            if self.mem.read(GuestAddr(at), &mut e, Access::Read).is_err() {
+                rc = -(EFAULT as i32);
+                break;
+            }
+            let w =
+                |k: usize| u32::from_le_bytes([e[4 * k], e[4 * k + 1], e[4 * k + 2], e[4 * k + 3]]);
+            let result = if w(0) == HYPERCALL_MULTICALL || w(0) == HYPERCALL_IRET {
+                (-EINVAL) as u32
+            } else {
+                let cpu = self.engine.cpu_mut();
+                cpu.gpr[EAX] = w(0);
+                for (r, k) in [(EBX, 2), (ECX, 3), (EDX, 4), (ESI, 5), (EDI, 6), (EBP, 7)] {
+                    cpu.gpr[r] = w(k);
+                }
+                let (c, _) = self.hypercall_one(pv, arg);
+                if c != XDBT_EXIT_CONTINUE {
+                    code = c;
+                }
+                self.engine.cpu().gpr[EAX]
+            };
+            if self
+                .mem
+                .write(GuestAddr(at.wrapping_add(4)), &result.to_le_bytes())
+                .is_err()
+            {
+                rc = -(EFAULT as i32);
+                break;
+            }
+            if code == XDBT_EXIT_SHUTDOWN || code == XDBT_EXIT_CRASH {
+                break;
+            }
+        }
+        let cpu = self.engine.cpu_mut();
+        cpu.gpr = saved;
+        cpu.gpr[EAX] = if n > MULTICALL_MAX {
+            (-EINVAL) as u32
+        } else {
+            rc as u32
+        };
+        (code, Turn::Hypercall)
+    }
+
+    fn hypercall_one(&mut self, pv: &mut PvDomain, arg: &mut u32) -> (c_int, Turn) {
         let cpu = self.engine.cpu_mut();
         let nr = cpu.gpr[EAX];
         let cmd = cpu.gpr[EBX];
@@ -483,6 +553,8 @@ impl Vcpu {
             HYPERCALL_MEMORY_OP if MEMORY_OPS_NATIVE.contains(&ebx) => {
                 [ebx.into(), win(ecx), 0, 0, 0]
             }
+            // remote_shutdown, pin_override, watchdog: the same layout for a 32-bit guest.
+            HYPERCALL_SCHED_OP if matches!(ebx, 4 | 6 | 7) => [ebx.into(), win(ecx), 0, 0, 0],
             HYPERCALL_SCHED_OP if ebx == SCHEDOP_POLL => match self.sched_poll_args(ecx) {
                 Some(native) => [SCHEDOP_POLL.into(), native, 0, 0, 0],
                 None => return Some(-EFAULT),
@@ -504,12 +576,26 @@ impl Vcpu {
             }
             HYPERCALL_UPDATE_VA_MAPPING => {
                 let val = (u64::from(edx) << 32) | u64::from(ecx);
-                let rc = match self.mem.l1e_addr(ebx) {
+                let mut rc = match self.mem.l1e_addr(ebx) {
                     // SAFETY: Xen validates the new entry and the frame of the old one.
                     Some(ptr) => unsafe { ffi::xdbt_host_pt_update(ptr, val) },
                     None => -c_long::from(EINVAL),
                 };
                 self.remapped();
+                // The flush (nothing to do: the window was mirrored again) may name the
+                // vCPUs by a mask in guest memory, which Xen reads after the update
+                // (__do_update_va_mapping: UVMF_MULTI, the mask's address in the flags).
+                let mask = esi & !3;
+                if rc == 0 && esi & 3 != 0 && mask != 0 && mask != UVMF_ALL {
+                    let mut m = [0u8; 4];
+                    if self
+                        .mem
+                        .read(GuestAddr(mask), &mut m, Access::Read)
+                        .is_err()
+                    {
+                        rc = -EFAULT;
+                    }
+                }
                 return Some(rc);
             }
             _ => return None,
