@@ -147,7 +147,7 @@ add_binary() {
         esac
     done < <(LD_LIBRARY_PATH=$libdir ldd "$bin")
 }
-for b in xl xenstored xenconsoled xen-init-dom0; do
+for b in xl xenstored xenconsoled xen-init-dom0 xenconsole; do
     add_binary "$stage/usr/lib/xen-4.17/bin/$b"
 done
 # xenstore-utils' client (one multi-call binary), for diagnostics.
@@ -207,7 +207,7 @@ t_boot=$(date +%s)
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu qemu64 -smp 1 -m 2048 \
     -nographic -no-reboot \
     -kernel "$xen_img" \
-    -append "console=com1 com1=115200,8n1 dom0_mem=512M loglvl=all guest_loglvl=all" \
+    -append "console=com1 com1=115200,8n1 dom0_mem=512M loglvl=all guest_loglvl=all pv32-translate" \
     -initrd "$vmlinuz console=hvc0 quiet,$initrd" \
     </dev/null >"$serial" 2>&1 &
 qemu_pid=$!
@@ -235,12 +235,15 @@ t_boot=$(($(date +%s) - t_boot))
 # --- verdict -----------------------------------------------------------------------------
 expected=(xen-booted toolstack xdbt-linked xl-info native-pv64-guest xl-list xl-unpause
     xl-pause xl-unpause-again xl-destroy pv32-create pv32-xl-list pv32-translated
-    pv32-hello-verdict pv32-poweroff pv32-grub-functest pv32-xl-list-running pv32-xl-pause pv32-xl-unpause pv32-xl-shutdown
+    pv32-hello-verdict pv32-poweroff pv32-grub-functest xl-console pv32-xl-list-running pv32-xl-pause pv32-xl-unpause pv32-xl-shutdown
     pv32-xl-destroy-running native-pv64-beside-pv32 pv32-crashed
     xdbt-debug-key pv32-destroy pv32-malformed native-pv64-after-pv32 same-verdicts)
 for g in "${verdict_guests[@]}"; do
     expected+=("pv32-$g-verdict")
 done
+# xen-patches/0009 adds the pv32-translate option.
+grep -q 'pv32-translate' "$xen_root/xen-patches/series" "$xen_root"/xen-patches/*.patch &&
+    expected+=(pv32-translate-option)
 # xen-patches/0002 makes Xen advertise the PV32 capability.
 for p in $(grep -v '^\s*\(#\|$\)' "$xen_root/xen-patches/series"); do
     if grep -q 'x86_32p' "$xen_root/xen-patches/$p"; then
