@@ -39,9 +39,21 @@ xen_failed=$(grep -Eo "^xen-boot: [0-9]+ passed, [0-9]+ failed" target/xen-boot.
 if [ "$xrc" -ne 0 ] && [ "${xen_failed:-0}" -eq 0 ]; then xen_failed=1; fi
 extra_failed=$((extra_failed + ${xen_failed:-0}))
 
+echo "== Xen with CONFIG_PV32=y booted with pv32-translate: the same checks, translated anyway"
+set +e
+XDBT_XEN_CONFIG=pv32 bash ci/xen/boot-test.sh 2>&1 | tee target/xen-boot-pv32.log |
+    grep -E "XDBT-CHECK .* FAIL|xen-boot:|error"
+xrc=${PIPESTATUS[0]}
+set -e
+if [ "$xrc" -ne 0 ]; then echo "xen boot test (CONFIG_PV32=y): FAILED (target/xen-boot-pv32.log)"; rc=1; fi
+xen_failed=$(grep -Eo "^xen-boot: [0-9]+ passed, [0-9]+ failed" target/xen-boot-pv32.log | awk '{print $4}')
+if [ "$xrc" -ne 0 ] && [ "${xen_failed:-0}" -eq 0 ]; then xen_failed=1; fi
+extra_failed=$((extra_failed + ${xen_failed:-0}))
+
 passed=$(grep -Eo "^test result: ok\. [0-9]+ passed" target/test.log | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo "[0-9]+ failed" target/test.log | awk '{s+=$1} END {print s+0}')
-xen_passed=$(grep -Eo "^xen-boot: [0-9]+ passed" target/xen-boot.log | awk '{print $2}')
+xen_passed=$(cat target/xen-boot.log target/xen-boot-pv32.log |
+    grep -Eo "^xen-boot: [0-9]+ passed" | awk '{s+=$2} END {print s+0}')
 passed=$((passed + ${xen_passed:-0}))
 failed=$((failed + extra_failed))
 

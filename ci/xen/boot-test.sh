@@ -17,10 +17,10 @@ if [ "${XDBT_SKIP_BUILD:-0}" != 1 ]; then
     bash "$xen_root/ci/xen/build.sh"
 fi
 t_build=$(($(date +%s) - t0))
-xen_img=$cache/out/xen
-[ -f "$xen_img" ] || die "no Xen image in $cache/out: run ci/xen/build.sh"
-xen_public=$cache/xen/xen-$XEN_UPSTREAM_VERSION/xen/include/public
-[ -d "$xen_public" ] || die "no Xen source tree in $cache/xen: run ci/xen/build.sh"
+xen_img=$out_dir/xen
+[ -f "$xen_img" ] || die "no Xen image in $out_dir: run ci/xen/build.sh"
+xen_public=$xen_dir/xen-$XEN_UPSTREAM_VERSION/xen/include/public
+[ -d "$xen_public" ] || die "no Xen source tree in $xen_dir: run ci/xen/build.sh"
 
 t_prep=$(date +%s)
 boot=$cache/boot

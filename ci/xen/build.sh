@@ -7,13 +7,15 @@
 # Incremental: the patched tree and its objects are kept in build-cache/xen/ and reused
 # while xen-patches/ is unchanged; cargo and make redo only what changed.
 #
-# Environment: XDBT_BUILD_CACHE (default build-cache/), XDBT_JOBS (default: nproc).
+# Environment: XDBT_BUILD_CACHE (default build-cache/), XDBT_JOBS (default: nproc),
+# XDBT_XEN_CONFIG=pv32 (a second Xen with CONFIG_PV32=y, in build-cache/xen-pv32/ and
+# build-cache/out-pv32/; ci/xen/lib.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 t0=$(date +%s)
 jobs=${XDBT_JOBS:-$(nproc)}
-out=$cache/out
+out=$out_dir
 mkdir -p "$out"
 
 # --- host tools --------------------------------------------------------------------------
@@ -39,18 +41,18 @@ fi
 # (or to this recipe) re-creates the tree, and with it the object tree.
 patches=$xen_root/xen-patches
 series=$(grep -v '^\s*\(#\|$\)' "$patches/series")
-stamp_want=$( (echo "recipe 1 $XEN_DEB_VERSION" && for p in $series; do sha256sum "$patches/$p"; done) | sha256sum | cut -d' ' -f1)
-tree=$cache/xen/xen-$XEN_UPSTREAM_VERSION
-if [ "$(cat "$cache/xen/patched" 2>/dev/null)" != "$stamp_want" ]; then
+stamp_want=$( (echo "recipe 1 $XEN_DEB_VERSION ${XDBT_XEN_CONFIG:-defconfig}" && for p in $series; do sha256sum "$patches/$p"; done) | sha256sum | cut -d' ' -f1)
+tree=$xen_dir/xen-$XEN_UPSTREAM_VERSION
+if [ "$(cat "$xen_dir/patched" 2>/dev/null)" != "$stamp_want" ]; then
     log "xen: unpacking and patching a fresh tree"
-    rm -rf "$cache/xen"
-    mkdir -p "$cache/xen"
-    tar -C "$cache/xen" -xf "$orig"
+    rm -rf "$xen_dir"
+    mkdir -p "$xen_dir"
+    tar -C "$xen_dir" -xf "$orig"
     for p in $series; do
         log "xen: applying $p"
         patch -d "$tree" -p1 --no-backup-if-mismatch -s <"$patches/$p" || die "patch $p does not apply"
     done
-    echo "$stamp_want" >"$cache/xen/patched"
+    echo "$stamp_want" >"$xen_dir/patched"
 fi
 
 # --- the xdbt staticlib ------------------------------------------------------------------
@@ -69,7 +71,7 @@ rust_target=$cache/rust-target
 ) || die "the xdbt staticlib does not build (is the core building for x86_64-unknown-none?)"
 lib=$rust_target/x86_64-unknown-none/release/libxdbt_xen.a
 # Copy only when changed, so that make relinks only when the library did.
-xdbt_lib=$cache/xen/libxdbt_xen.a
+xdbt_lib=$xen_dir/libxdbt_xen.a
 cmp -s "$lib" "$xdbt_lib" 2>/dev/null || cp "$lib" "$xdbt_lib"
 t_rust=$(($(date +%s) - t_rust))
 
@@ -83,11 +85,19 @@ if [ ! -f "$tree/xen/.config" ]; then
     xmake defconfig >/dev/null
 fi
 grep -qx 'CONFIG_XDBT=y' "$tree/xen/.config" || die "defconfig did not enable CONFIG_XDBT"
-grep -qx 'CONFIG_PV32=y' "$tree/xen/.config" && die "CONFIG_PV32 is on; xdbt is meant to run without it"
+if [ "${XDBT_XEN_CONFIG:-defconfig}" = pv32 ]; then
+    if ! grep -qx 'CONFIG_PV32=y' "$tree/xen/.config"; then
+        sed -i 's/^# CONFIG_PV32 is not set$/CONFIG_PV32=y/' "$tree/xen/.config"
+        xmake olddefconfig >/dev/null
+    fi
+    grep -qx 'CONFIG_PV32=y' "$tree/xen/.config" || die "cannot turn CONFIG_PV32 on"
+else
+    grep -qx 'CONFIG_PV32=y' "$tree/xen/.config" && die "CONFIG_PV32 is on; xdbt is meant to run without it"
+fi
 log "xen: make -j$jobs"
-xmake -j"$jobs" >"$cache/xen/build.log" 2>&1 || {
-    tail -n 40 "$cache/xen/build.log" >&2
-    die "the Xen build failed (full log: $cache/xen/build.log)"
+xmake -j"$jobs" >"$xen_dir/build.log" 2>&1 || {
+    tail -n 40 "$xen_dir/build.log" >&2
+    die "the Xen build failed (full log: $xen_dir/build.log)"
 }
 t_xen=$(($(date +%s) - t_xen))
 

@@ -22,6 +22,14 @@ xen_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cache=${XDBT_BUILD_CACHE:-$xen_root/build-cache}
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
+# XDBT_XEN_CONFIG=pv32: a second Xen, built with CONFIG_PV32=y (native 32-bit PV compiled in),
+# in its own tree and output directory; the boot test then asks for translation with
+# "pv32-translate". Default: Xen's defconfig (CONFIG_PV32=n).
+case "${XDBT_XEN_CONFIG:-defconfig}" in
+defconfig) xen_dir=$cache/xen out_dir=$cache/out ;;
+pv32) xen_dir=$cache/xen-pv32 out_dir=$cache/out-pv32 ;;
+*) echo "XDBT_XEN_CONFIG must be defconfig or pv32" >&2; exit 2 ;;
+esac
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 die() {
