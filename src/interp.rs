@@ -1064,6 +1064,43 @@ pub unsafe extern "C" fn x87_env_helper(ctx: *mut JitContext, insn: *const Instr
     }
 }
 
+/// Where RDTSC reads the time stamp counter when the host is not the guest's own view of it:
+/// a function set once by the host (inside Xen: the domain's virtual TSC when Xen emulates
+/// one, as a native PV guest's trapping RDTSC would read it). 0: RDTSC runs natively.
+static SOFT_TSC: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Make translated RDTSC call `f` instead of running natively (from then on; translations
+/// made before keep the native instruction).
+pub fn set_soft_tsc(f: fn() -> u64) {
+    SOFT_TSC.store(f as usize, core::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether RDTSC is translated into a call of the host's TSC function.
+pub fn soft_tsc() -> bool {
+    SOFT_TSC.load(core::sync::atomic::Ordering::SeqCst) != 0
+}
+
+/// RDTSC through the host's TSC function (`set_soft_tsc`).
+///
+/// # Safety
+/// As for `interp_helper`.
+pub unsafe extern "C" fn rdtsc_helper(ctx: *mut JitContext, _insn: *const Instruction) -> u32 {
+    // SAFETY: as in `interp_helper`: valid, unaliased for the call's duration.
+    let ctx = unsafe { &mut *ctx };
+    let f = SOFT_TSC.load(core::sync::atomic::Ordering::SeqCst);
+    let t = if f == 0 {
+        // SAFETY: RDTSC has no memory effects.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    } else {
+        // SAFETY: only `set_soft_tsc` stores here, always a `fn() -> u64`.
+        let f: fn() -> u64 = unsafe { core::mem::transmute::<usize, fn() -> u64>(f) };
+        f()
+    };
+    ctx.cpu.gpr[crate::cpu::EAX] = t as u32;
+    ctx.cpu.gpr[crate::cpu::EDX] = (t >> 32) as u32;
+    0
+}
+
 /// Guest FXSAVE: see `backend::x64::guest_fxsave_image`. #GP(0) on a misaligned operand,
 /// #PF if any of the 512 bytes cannot be written; 288 bytes are stored.
 ///

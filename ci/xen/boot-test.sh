@@ -100,7 +100,7 @@ bash "$xen_root/ci/build-guests.sh" >/dev/null
 # hello and shutdown have checks of their own in dom0-init.sh; the others are run one after
 # the other for their verdicts (/guests/verdict-guests).
 verdict_guests=(${XDBT_XEN_GUESTS:-traps console xenstore evtchn evtchn_virq callback_op callbacks
-    xenver multicall sched_op bigmem smc smc_remap usermode int82_user user_faults})
+    xenver multicall sched_op bigmem time block smc smc_remap usermode int82_user user_faults})
 pv32_guests=(hello shutdown "${verdict_guests[@]}")
 for g in "${pv32_guests[@]}"; do
     cp "$xen_root/target/guests/$g" "$gout/$g"

@@ -294,6 +294,18 @@ fn emit_insn(
         e.fpu_gate();
         e.fpu_gated = true;
     }
+    if class == Class::Copy
+        && g.mnemonic() == iced_x86::Mnemonic::Rdtsc
+        && crate::interp::soft_tsc()
+    {
+        call_helper(
+            e,
+            g,
+            crate::interp::rdtsc_helper as *const () as u64,
+            helper_insns,
+        );
+        return Ok(());
+    }
     if class == Class::Copy && g.mnemonic() == iced_x86::Mnemonic::Fxsave {
         call_x87_helper(
             e,

@@ -70,4 +70,7 @@ extern "C" {
     /// L3 `mfn` becomes the vCPU's page-table base (type-checked by Xen) and the window
     /// mirrors it; 0 or -errno (-ERESTART: call again).
     pub fn xdbt_host_new_baseptr(v: *mut c_void, mfn: u64) -> c_int;
+    /// `uint64_t xdbt_host_rdtsc(void)`: the TSC the current translated vCPU's guest reads:
+    /// Xen's virtual TSC (`pv_soft_rdtsc()`) when the domain has one, else the CPU's.
+    pub fn xdbt_host_rdtsc() -> u64;
 }

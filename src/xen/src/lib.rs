@@ -28,10 +28,19 @@ static HEAP: heap::XenHeap = heap::XenHeap;
 /// The core's version (its Cargo.toml, read by build.rs).
 const CORE_VERSION: &str = env!("XDBT_CORE_VERSION");
 
+fn guest_rdtsc() -> u64 {
+    // SAFETY: called from translated code of the current vCPU (a helper call); Xen reads
+    // the current vCPU's domain.
+    unsafe { ffi::xdbt_host_rdtsc() }
+}
+
 /// Called once from Xen's `__initcall` list (`xen/arch/x86/xdbt.c`) with interrupts on,
 /// the heap up and the console live.
 #[no_mangle]
 pub extern "C" fn xdbt_xen_init() {
+    // A guest's RDTSC reads what it would natively: Xen's virtual TSC when Xen emulates one
+    // for the domain (a native PV guest's RDTSC then traps), else the CPU's.
+    xdbt::interp::set_soft_tsc(guest_rdtsc);
     let claimed = xdbt::frontend::claimed_codes().len();
     // SAFETY: plain getters of constants compiled into Xen.
     let (major, minor) = unsafe { (ffi::xen_major_version(), ffi::xen_minor_version()) };

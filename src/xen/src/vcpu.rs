@@ -114,6 +114,7 @@ const ERESTART: i64 = 85;
 /// the sub-ops whose arguments have the same layout for a 32-bit guest. (initialise, up,
 /// down, the runstate calls and the rest are not passed on.)
 const VCPU_OPS_NATIVE: [u32; 6] = [3, 6, 7, 8, 9, 10];
+const VCPUOP_GET_RUNSTATE_INFO: u32 = 4;
 /// vcpu_info.arch.cr2 (x86_32): where Xen leaves a #PF's address for the guest.
 const VI_CR2: u32 = 8;
 /// `__HYPERVISOR_iret`: served by the vCPU itself, never dispatched.
@@ -567,6 +568,9 @@ impl Vcpu {
                 return Some(self.gnttab_setup_table(ecx, edx))
             }
             HYPERCALL_SET_TIMER_OP => [(u64::from(ecx) << 32) | u64::from(ebx), 0, 0, 0, 0],
+            HYPERCALL_VCPU_OP if ebx == VCPUOP_GET_RUNSTATE_INFO => {
+                return Some(self.get_runstate_info(ecx, edx))
+            }
             HYPERCALL_VCPU_OP if VCPU_OPS_NATIVE.contains(&ebx) => {
                 [ebx.into(), ecx.into(), win(edx), 0, 0]
             }
@@ -623,6 +627,32 @@ impl Vcpu {
         n[8..12].copy_from_slice(&word(4).to_le_bytes());
         n[16..24].copy_from_slice(&c[8..16]);
         Some(xlat_put(0, &n))
+    }
+
+    /// VCPUOP_get_runstate_info: Xen fills the native `struct vcpu_runstate_info` (its
+    /// 64-bit fields 8-aligned, 48 bytes) in the translation area; the guest gets the 32-bit
+    /// layout (4-aligned, 44 bytes: state, state_entry_time, time[4]).
+    fn get_runstate_info(&mut self, vcpu: u32, out: u32) -> i64 {
+        let mut a = [
+            VCPUOP_GET_RUNSTATE_INFO.into(),
+            vcpu.into(),
+            xlat_put(0, &[0; 48]),
+            0,
+            0,
+        ];
+        // SAFETY: the result goes to the translation area, a range Xen's accessors accept.
+        let rc = unsafe { ffi::xdbt_host_hypercall(HYPERCALL_VCPU_OP, a.as_mut_ptr()) };
+        if rc != 0 {
+            return rc;
+        }
+        let n = xlat_get::<48>(0);
+        let mut c = [0u8; 44];
+        c[..4].copy_from_slice(&n[..4]);
+        c[4..44].copy_from_slice(&n[8..48]);
+        match self.mem.write(GuestAddr(out), &c) {
+            Ok(()) => 0,
+            Err(_) => -EFAULT,
+        }
     }
 
     /// mmuext_op: each 32-bit entry ({cmd, arg1, arg2}, 12 bytes) is rebuilt as a native
