@@ -20,7 +20,6 @@ use crate::pv::mm::{MmHost, PageProt, PageType};
 use crate::pv::privop::{self, PrivEnv, PrivOutcome};
 use crate::pv::traps;
 use crate::pv::xenstore::{DomainConfig, XenStore};
-use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -724,25 +723,14 @@ fn populate(
 }
 
 fn set_ring1(m: &mut Machine, layout: &BootLayout) {
-    // Xen's flat selectors live in its reserved GDT entries (FIRST_RESERVED_GDT_ENTRY 7168).
-    let need = (usize::from(FLAT_RING3_DS) >> 3) + 1;
-    if m.gdt.len() < need {
-        m.gdt.resize(need, 0);
-    }
-    m.gdt[usize::from(FLAT_RING1_CS >> 3)] = 0x00cf_bb00_0000_ffff;
-    m.gdt[usize::from(FLAT_RING1_DS >> 3)] = 0x00cf_b300_0000_ffff;
-    m.gdt[usize::from(FLAT_RING3_CS >> 3)] = 0x00cf_fb00_0000_ffff;
-    m.gdt[usize::from(FLAT_RING3_DS >> 3)] = 0x00cf_f300_0000_ffff;
+    traps::install_flat_descriptors(&mut m.gdt);
     let r = &layout.vcpu.user_regs;
-    let cpu = m.cpu_mut();
-    cpu.cpl = 1;
-    *cpu.seg_mut(SegReg::Cs) = Segment::flat(FLAT_RING1_CS, true, 1);
-    for s in [SegReg::Ds, SegReg::Es, SegReg::Ss, SegReg::Fs, SegReg::Gs] {
-        *cpu.seg_mut(s) = Segment::flat(FLAT_RING1_DS, false, 1);
-    }
-    cpu.gpr = [r.eax, r.ecx, r.edx, r.ebx, r.esp, r.ebp, r.esi, r.edi];
-    cpu.eip = r.eip;
-    cpu.eflags = r.eflags | 0x2;
+    traps::start_ring1(
+        m.cpu_mut(),
+        [r.eax, r.ecx, r.edx, r.ebx, r.esp, r.ebp, r.esi, r.edi],
+        r.eip,
+        r.eflags,
+    );
 }
 
 /// Segment caches for selectors, from the machine's descriptor table.

@@ -22,6 +22,53 @@ pub enum BounceError {
     FrameFault,
 }
 
+/// Xen's flat ring-1 and ring-3 code and data descriptors, in its reserved GDT entries
+/// (FIRST_RESERVED_GDT_ENTRY 7168): (selector, descriptor).
+pub const FLAT_DESCRIPTORS: [(u16, u64); 4] = [
+    (
+        hypercall_abi::arch_x86_32::FLAT_RING1_CS,
+        0x00cf_bb00_0000_ffff,
+    ),
+    (
+        hypercall_abi::arch_x86_32::FLAT_RING1_DS,
+        0x00cf_b300_0000_ffff,
+    ),
+    (
+        hypercall_abi::arch_x86_32::FLAT_RING3_CS,
+        0x00cf_fb00_0000_ffff,
+    ),
+    (
+        hypercall_abi::arch_x86_32::FLAT_RING3_DS,
+        0x00cf_f300_0000_ffff,
+    ),
+];
+
+/// Put Xen's flat descriptors into `gdt`, growing it to hold them.
+pub fn install_flat_descriptors(gdt: &mut alloc::vec::Vec<u64>) {
+    for (sel, d) in FLAT_DESCRIPTORS {
+        let i = usize::from(sel >> 3);
+        if gdt.len() <= i {
+            gdt.resize(i + 1, 0);
+        }
+        gdt[i] = d;
+    }
+}
+
+/// The state a PV32 vCPU starts in, as Xen starts it: ring 1 with the flat ring-1 selectors,
+/// the toolstack's general registers (EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI), EIP and
+/// EFLAGS (bit 1 always set).
+pub fn start_ring1(cpu: &mut GuestCpu, gpr: [u32; 8], eip: u32, eflags: u32) {
+    use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS};
+    cpu.cpl = 1;
+    *cpu.seg_mut(SegReg::Cs) = Segment::flat(FLAT_RING1_CS, true, 1);
+    for s in [SegReg::Ds, SegReg::Es, SegReg::Ss, SegReg::Fs, SegReg::Gs] {
+        *cpu.seg_mut(s) = Segment::flat(FLAT_RING1_DS, false, 1);
+    }
+    cpu.gpr = gpr;
+    cpu.eip = eip;
+    cpu.eflags = eflags | 0x2;
+}
+
 /// `vcpu_info` fields (xen.h): evtchn_upcall_mask at byte 1, arch.cr2 at byte 8 of vCPU 0's
 /// slot, at the start of shared_info.
 pub const VCPU_INFO_UPCALL_MASK: u32 = 1;

@@ -35,9 +35,8 @@ use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_long, c_uint, c_void};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
-use hypercall_abi::arch_x86_32::{FLAT_RING1_CS, FLAT_RING1_DS, FLAT_RING3_CS, FLAT_RING3_DS};
 use xdbt::cache::ExecMemory;
-use xdbt::cpu::seg::{SegReg, Segment};
+use xdbt::cpu::seg::Segment;
 use xdbt::cpu::{EAX, EBP, EBX, ECX, EDI, EDX, ESI};
 use xdbt::engine::ctx::{ExitKind as JitExit, JitContext};
 use xdbt::engine::{Engine, JitStack};
@@ -236,21 +235,15 @@ impl Vcpu {
         let code = engine.code_range();
         let exit_saved = engine.routines().exit_saved;
         let r = &info.regs;
-        let cpu = engine.cpu_mut();
-        cpu.cpl = 1;
-        *cpu.seg_mut(SegReg::Cs) = Segment::flat(FLAT_RING1_CS, true, 1);
-        for s in [SegReg::Ds, SegReg::Es, SegReg::Ss, SegReg::Fs, SegReg::Gs] {
-            *cpu.seg_mut(s) = Segment::flat(FLAT_RING1_DS, false, 1);
-        }
-        cpu.gpr = [r.eax, r.ecx, r.edx, r.ebx, r.esp, r.ebp, r.esi, r.edi];
-        cpu.eip = r.eip;
-        cpu.eflags = r.eflags | 0x2;
-        cpu.cr3 = r.cr3;
-        let mut gdt = alloc::vec![0u64; (usize::from(FLAT_RING3_DS) >> 3) + 1];
-        gdt[usize::from(FLAT_RING1_CS >> 3)] = 0x00cf_bb00_0000_ffff;
-        gdt[usize::from(FLAT_RING1_DS >> 3)] = 0x00cf_b300_0000_ffff;
-        gdt[usize::from(FLAT_RING3_CS >> 3)] = 0x00cf_fb00_0000_ffff;
-        gdt[usize::from(FLAT_RING3_DS >> 3)] = 0x00cf_f300_0000_ffff;
+        traps::start_ring1(
+            engine.cpu_mut(),
+            [r.eax, r.ecx, r.edx, r.ebx, r.esp, r.ebp, r.esi, r.edi],
+            r.eip,
+            r.eflags,
+        );
+        engine.cpu_mut().cr3 = r.cr3;
+        let mut gdt = Vec::new();
+        traps::install_flat_descriptors(&mut gdt);
         Box::new(Vcpu {
             engine,
             mem: XenMem {
@@ -778,9 +771,7 @@ impl Vcpu {
         self.mem.l3_mfn = mfn.into();
         // The guest's CR3 in the 32-bit extended format (frame number rotated).
         self.engine.cpu_mut().cr3 = mfn.rotate_left(12);
-        self.engine.flush();
-        self.mem.code.clear();
-        self.mem.dirty.clear();
+        self.drop_translations();
         0
     }
 
@@ -790,6 +781,12 @@ impl Vcpu {
     fn remapped(&mut self) {
         // SAFETY: `v` is the running vCPU Xen passed in RunInfo.
         unsafe { ffi::xdbt_host_window_sync(self.mem.v) };
+        self.drop_translations();
+    }
+
+    /// The window was mirrored again: no translation may be kept (code may now be
+    /// elsewhere), and the code pages' write protection went with the old entries.
+    fn drop_translations(&mut self) {
         self.engine.flush();
         self.mem.code.clear();
         self.mem.dirty.clear();
@@ -940,13 +937,16 @@ impl XenMem {
             .filter(|e| e & PTE_PRESENT != 0)
     }
 
-    /// The machine frame of linear address `la`, and whether the guest may write it.
-    fn walk(&self, la: u32) -> Option<(u64, bool)> {
+    /// The present L2 entry over `la`, if it points to an L1 table (no superpages).
+    fn l2e_of(&self, la: u32) -> Option<u64> {
         let l3e = self.entry(self.l3_mfn, la >> 30)?;
         let l2e = self.entry((l3e & PTE_ADDR) >> 12, (la >> 21) & 511)?;
-        if l2e & PTE_PSE != 0 {
-            return None;
-        }
+        (l2e & PTE_PSE == 0).then_some(l2e)
+    }
+
+    /// The machine frame of linear address `la`, and whether the guest may write it.
+    fn walk(&self, la: u32) -> Option<(u64, bool)> {
+        let l2e = self.l2e_of(la)?;
         let l1e = self.entry((l2e & PTE_ADDR) >> 12, (la >> 12) & 511)?;
         let rw = l2e & l1e & PTE_RW != 0;
         Some(((l1e & PTE_ADDR) >> 12, rw))
@@ -955,9 +955,8 @@ impl XenMem {
     /// The machine address of the L1 entry that maps `la` (update_va_mapping), if its L2
     /// entry points to an L1 table.
     fn l1e_addr(&self, la: u32) -> Option<u64> {
-        let l3e = self.entry(self.l3_mfn, la >> 30)?;
-        let l2e = self.entry((l3e & PTE_ADDR) >> 12, (la >> 21) & 511)?;
-        (l2e & PTE_PSE == 0).then(|| (l2e & PTE_ADDR) + u64::from((la >> 12) & 511) * 8)
+        let l2e = self.l2e_of(la)?;
+        Some((l2e & PTE_ADDR) + u64::from((la >> 12) & 511) * 8)
     }
 
     /// Apply `f` to each page-sized piece of `[addr, addr + len)`.
